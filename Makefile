@@ -1,0 +1,53 @@
+# qstash-receiver developer tasks. `make test` and `make demo` set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+NODE_DIR := tests/interop
+SOURCES := $(shell find core adapters -name '*.py' -o -name 'py.typed' 2>/dev/null)
+
+.PHONY: all install node lint typecheck pytest test demo bench clean
+
+all: test
+
+# Third-party dependencies: reinstalled only when pyproject.toml changes.
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --config-settings editable_mode=strict -e '.[dev]'
+	touch $@
+
+# A strict editable install lays out a real qstash_receiver package tree (for mypy); it
+# links files, so it is refreshed whenever a module is added or removed.
+$(VENV)/.linked: $(VENV)/.deps $(SOURCES)
+	$(BIN)/python -m pip install -q --no-deps --config-settings editable_mode=strict -e .
+	touch $@
+
+install: $(VENV)/.linked
+
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node: $(NODE_DIR)/node_modules/.installed
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy -p qstash_receiver
+	$(BIN)/mypy tests bench
+
+pytest: install node
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+demo: install
+	$(BIN)/python -m qstash_receiver.demo
+
+bench: install
+	$(BIN)/python bench/verify_bench.py
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""Verify QStash (Upstash) deliveries, in single-region and migration mode.
+
+Public API::
+
+    from qstash_receiver import Receiver, load_config
+
+    receiver = Receiver(config=load_config())          # keys chosen per Upstash-Region
+    message = receiver.verify(signature=sig, body=raw_body, upstash_region=region)
+"""
+
+from __future__ import annotations
+
+from .config import Outgoing, QStashConfig, SigningKeys, load_config
+from .errors import (
+    BodyMismatchError,
+    ConfigError,
+    DuplicateSignatureError,
+    ExpiredError,
+    InvalidClaimsError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    MalformedSignatureError,
+    MissingSignatureError,
+    NotYetValidError,
+    PayloadTooLargeError,
+    QStashError,
+    SignatureError,
+    UnsupportedAlgorithmError,
+    UrlMismatchError,
+)
+from .headers import Headers
+from .message import VerifiedMessage
+from .request import DEFAULT_MAX_BODY_BYTES, Rejection, check_content_length, check_request
+from .verify import Receiver
+
+__all__ = [
+    # verification
+    "Receiver",
+    "VerifiedMessage",
+    # configuration
+    "load_config",
+    "QStashConfig",
+    "SigningKeys",
+    "Outgoing",
+    # framework-neutral request check (used by every adapter)
+    "check_request",
+    "check_content_length",
+    "Rejection",
+    "Headers",
+    "DEFAULT_MAX_BODY_BYTES",
+    # errors
+    "QStashError",
+    "ConfigError",
+    "PayloadTooLargeError",
+    "SignatureError",
+    "MissingSignatureError",
+    "DuplicateSignatureError",
+    "MalformedSignatureError",
+    "UnsupportedAlgorithmError",
+    "InvalidSignatureError",
+    "InvalidClaimsError",
+    "InvalidIssuerError",
+    "ExpiredError",
+    "NotYetValidError",
+    "BodyMismatchError",
+    "UrlMismatchError",
+]

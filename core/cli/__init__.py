@@ -1,0 +1,1 @@
+"""Placeholder package; its helper fills it in."""

@@ -1,0 +1,270 @@
+"""Configuration resolver: a pure function of an environment mapping.
+
+The precedence rules here follow @upstash/qstash >= 2.9 (see README "Resolution order"); the
+one intended difference is that dev mode is refused on a cloud runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from . import env as E
+from .env import Region, normalize_region
+from .errors import ConfigError
+from .secret import Secret
+
+__all__ = ["Outgoing", "QStashConfig", "SigningKeys", "load_config"]
+
+logger = logging.getLogger("qstash_receiver")
+
+KeySource = Literal["dev", "explicit", "region", "default"]
+
+_logged_once: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    level = logging.DEBUG if message in _logged_once else logging.WARNING
+    _logged_once.add(message)
+    logger.log(level, message)
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """A current/next signing key pair and where it came from."""
+
+    current: Secret
+    next: Secret
+    source: KeySource
+    region: Region | None = None
+
+    @property
+    def label(self) -> str:
+        """Human-readable origin, e.g. ``US_EAST_1 keys`` or ``default keys``."""
+        return f"{self.region} keys" if self.region else f"{self.source} keys"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Where and with which token messages are published."""
+
+    url: str
+    token: Secret | None
+    source: KeySource
+    region: Region | None = None
+
+
+@dataclass(frozen=True)
+class QStashConfig:
+    """The resolved configuration. Build it with :func:`load_config`.
+
+    ``warnings`` lists every fallback and ignored variable found while resolving (they are
+    also logged once through the ``qstash_receiver`` logger).
+    """
+
+    dev_mode: bool
+    primary_region: Region | None
+    fixed_keys: SigningKeys | None
+    region_keys: Mapping[Region, SigningKeys]
+    default_keys: SigningKeys | None
+    outgoing: Outgoing
+    cloud_runtime: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def migration_mode(self) -> bool:
+        """True when ``QSTASH_REGION`` names a valid region."""
+        return self.primary_region is not None
+
+    @property
+    def can_verify(self) -> bool:
+        """True when at least one delivery could be verified with this configuration."""
+        return bool(self.fixed_keys or self.region_keys or self.default_keys)
+
+    def keys_for(self, upstash_region: str | None) -> SigningKeys:
+        """The signing keys for a delivery carrying this ``Upstash-Region`` header value.
+
+        Raises:
+            ConfigError: no usable signing keys (answered with a retryable 500).
+        """
+        if self.fixed_keys is not None:
+            return self.fixed_keys
+        if self.primary_region is not None:
+            region = normalize_region(upstash_region)
+            if region is None:
+                _warn_once(
+                    "migration mode: Upstash-Region header missing or invalid; "
+                    "falling back to QSTASH_CURRENT/NEXT_SIGNING_KEY"
+                )
+            elif region in self.region_keys:
+                return self.region_keys[region]
+            else:
+                _warn_once(
+                    f"migration mode: no complete signing key pair for {region}; "
+                    "falling back to QSTASH_CURRENT/NEXT_SIGNING_KEY"
+                )
+        if self.default_keys is not None:
+            return self.default_keys
+        raise ConfigError(
+            "no signing keys configured: set QSTASH_CURRENT_SIGNING_KEY and "
+            "QSTASH_NEXT_SIGNING_KEY (or the region-prefixed pair with QSTASH_REGION)"
+        )
+
+
+def _read(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value if value else None
+
+
+def _dev_mode(env: Mapping[str, str], explicit: bool | None) -> bool:
+    if explicit is not None:
+        return explicit
+    value = env.get(E.QSTASH_DEV, "")
+    if value in ("", "0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise ConfigError("QSTASH_DEV must be one of 1, true, 0, false or empty")
+
+
+def _cloud_runtime(env: Mapping[str, str]) -> str | None:
+    for name, runtime in E.CLOUD_RUNTIME_MARKERS.items():
+        if env.get(name):
+            return runtime
+    return None
+
+
+def _clean_url(url: str) -> str:
+    url = url.rstrip("/")
+    return E.DEFAULT_URL if url == E.LEGACY_PUBLISH_URL else url
+
+
+def _pair(env: Mapping[str, str], prefix: Region | None, warnings: list[str]) -> SigningKeys | None:
+    current_name, next_name = E.QSTASH_CURRENT_SIGNING_KEY, E.QSTASH_NEXT_SIGNING_KEY
+    if prefix is not None:
+        current_name, next_name = E.regional(prefix, current_name), E.regional(prefix, next_name)
+    current, nxt = _read(env, current_name), _read(env, next_name)
+    if current and nxt:
+        source: KeySource = "region" if prefix else "default"
+        return SigningKeys(Secret(current), Secret(nxt), source, prefix)
+    if current or nxt:
+        missing = next_name if current else current_name
+        warnings.append(f"{missing} is not set: the signing key pair is incomplete and unused")
+    return None
+
+
+def _outgoing(
+    env: Mapping[str, str],
+    dev_mode: bool,
+    primary: Region | None,
+    url: str | None,
+    token: str | None,
+    warnings: list[str],
+) -> Outgoing:
+    if dev_mode:
+        port = _read(env, E.QSTASH_DEV_PORT)
+        number = int(port) if port and port.isdigit() and int(port) > 0 else E.DEV_DEFAULT_PORT
+        return Outgoing(f"http://127.0.0.1:{number}", Secret(E.DEV_TOKEN), "dev")
+    if url and token:
+        return Outgoing(_clean_url(url), Secret(token), "explicit")
+    if primary is not None:
+        region_url = _read(env, E.regional(primary, E.QSTASH_URL))
+        region_token = _read(env, E.regional(primary, E.QSTASH_TOKEN))
+        if region_url and region_token:
+            return Outgoing(_clean_url(region_url), Secret(region_token), "region", primary)
+        warnings.append(
+            f"QSTASH_REGION is {primary} but {primary}_QSTASH_URL and {primary}_QSTASH_TOKEN "
+            "are not both set: publishing falls back to QSTASH_URL/QSTASH_TOKEN"
+        )
+    final_token = token or _read(env, E.QSTASH_TOKEN)
+    if not final_token:
+        warnings.append("QSTASH_TOKEN is not set: publishing will be rejected by QStash")
+    final_url = _clean_url(url or _read(env, E.QSTASH_URL) or E.DEFAULT_URL)
+    return Outgoing(final_url, Secret(final_token) if final_token else None, "default")
+
+
+def load_config(
+    env: Mapping[str, str] | None = None,
+    *,
+    current_signing_key: str | None = None,
+    next_signing_key: str | None = None,
+    url: str | None = None,
+    token: str | None = None,
+    dev_mode: bool | None = None,
+) -> QStashConfig:
+    """Resolve the QStash configuration from an environment mapping.
+
+    Explicit arguments win over the environment. ``env`` defaults to ``os.environ``; pass a
+    plain dict in tests.
+
+    Environment variables read: ``QSTASH_DEV``, ``QSTASH_DEV_PORT``, ``QSTASH_REGION``,
+    ``QSTASH_URL``, ``QSTASH_TOKEN``, ``QSTASH_CURRENT_SIGNING_KEY``,
+    ``QSTASH_NEXT_SIGNING_KEY``, the same four prefixed with ``EU_CENTRAL_1_`` or
+    ``US_EAST_1_``, and ``AWS_LAMBDA_FUNCTION_NAME`` / ``K_SERVICE`` to detect a cloud
+    runtime.
+
+    Raises:
+        ConfigError: ``QSTASH_DEV`` has an invalid value, dev mode is asked for on a cloud
+            runtime, or only one of the two explicit signing keys is given.
+    """
+    source: Mapping[str, str] = os.environ if env is None else env
+    warnings: list[str] = []
+    cloud = _cloud_runtime(source)
+    dev = _dev_mode(source, dev_mode)
+    if dev and cloud:
+        raise ConfigError(f"QStash dev mode is refused on {cloud}: the dev signing keys are public")
+    if (current_signing_key is None) != (next_signing_key is None):
+        raise ConfigError("pass both current_signing_key and next_signing_key, or neither")
+
+    raw_region = _read(source, E.QSTASH_REGION)
+    primary = normalize_region(raw_region)
+    if raw_region and primary is None:
+        warnings.append("QSTASH_REGION is not EU_CENTRAL_1 or US_EAST_1: migration mode is off")
+
+    fixed: SigningKeys | None = None
+    if dev:
+        fixed = SigningKeys(
+            Secret(E.DEV_CURRENT_SIGNING_KEY), Secret(E.DEV_NEXT_SIGNING_KEY), "dev"
+        )
+    elif current_signing_key and next_signing_key:
+        fixed = SigningKeys(Secret(current_signing_key), Secret(next_signing_key), "explicit")
+
+    region_keys: dict[Region, SigningKeys] = {}
+    key_names = (E.QSTASH_CURRENT_SIGNING_KEY, E.QSTASH_NEXT_SIGNING_KEY)
+    for region in E.REGIONS:
+        has_region_keys = any(_read(source, E.regional(region, n)) for n in key_names)
+        if primary is None:
+            if has_region_keys:
+                warnings.append(
+                    f"{region}_QSTASH_*_SIGNING_KEY is set but QSTASH_REGION is not: "
+                    "region-prefixed keys are ignored outside migration mode"
+                )
+            continue
+        pair = _pair(source, region, warnings)
+        if pair is not None:
+            region_keys[region] = pair
+        elif not has_region_keys:
+            warnings.append(
+                f"migration mode: no {region} signing keys; its deliveries are verified "
+                "with QSTASH_CURRENT/NEXT_SIGNING_KEY"
+            )
+    default_keys = _pair(source, None, warnings)
+    if not (fixed or region_keys or default_keys):
+        warnings.append("no signing keys are configured: every delivery will be answered 500")
+
+    outgoing = _outgoing(source, dev, primary, url, token, warnings)
+    for message in warnings:
+        _warn_once(message)
+    return QStashConfig(
+        dev_mode=dev,
+        primary_region=primary,
+        fixed_keys=fixed,
+        region_keys=region_keys,
+        default_keys=default_keys,
+        outgoing=outgoing,
+        cloud_runtime=cloud,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,60 @@
+"""Every environment variable name and fixed value the library reads, in one place."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Region = Literal["EU_CENTRAL_1", "US_EAST_1"]
+REGIONS: Final[tuple[Region, ...]] = ("EU_CENTRAL_1", "US_EAST_1")
+
+QSTASH_REGION: Final = "QSTASH_REGION"
+QSTASH_URL: Final = "QSTASH_URL"
+QSTASH_TOKEN: Final = "QSTASH_TOKEN"
+QSTASH_CURRENT_SIGNING_KEY: Final = "QSTASH_CURRENT_SIGNING_KEY"
+QSTASH_NEXT_SIGNING_KEY: Final = "QSTASH_NEXT_SIGNING_KEY"
+QSTASH_DEV: Final = "QSTASH_DEV"
+QSTASH_DEV_PORT: Final = "QSTASH_DEV_PORT"
+
+#: Variables that exist once per region, as ``{REGION}_{NAME}``.
+REGIONAL_NAMES: Final = (
+    QSTASH_URL,
+    QSTASH_TOKEN,
+    QSTASH_CURRENT_SIGNING_KEY,
+    QSTASH_NEXT_SIGNING_KEY,
+)
+
+DEFAULT_URL: Final = "https://qstash.upstash.io"
+LEGACY_PUBLISH_URL: Final = "https://qstash.upstash.io/v2/publish"
+REGION_URLS: Final[dict[Region, str]] = {
+    "EU_CENTRAL_1": "https://qstash-eu-central-1.upstash.io",
+    "US_EAST_1": "https://qstash-us-east-1.upstash.io",
+}
+
+# The QStash dev server's published credentials (public, so never accepted on a cloud runtime).
+DEV_CURRENT_SIGNING_KEY: Final = "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r"
+DEV_NEXT_SIGNING_KEY: Final = "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs"
+DEV_TOKEN: Final = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="
+DEV_DEFAULT_PORT: Final = 8080
+
+# Set by the platforms themselves; any of them means "running in the cloud". (FUNCTION_TARGET
+# is not one: the local functions-framework sets it too.)
+CLOUD_RUNTIME_MARKERS: Final[dict[str, str]] = {
+    "AWS_LAMBDA_FUNCTION_NAME": "AWS Lambda",
+    "K_SERVICE": "Cloud Run / Cloud Functions",
+}
+
+
+def regional(region: Region, name: str) -> str:
+    """The name of a region-prefixed variable, e.g. ``US_EAST_1_QSTASH_TOKEN``."""
+    return f"{region}_{name}"
+
+
+def normalize_region(value: str | None) -> Region | None:
+    """``us-east-1`` / ``US-EAST-1`` / ``us_east_1`` -> ``US_EAST_1``; anything else -> None."""
+    if not value:
+        return None
+    candidate = value.strip().replace("-", "_").upper()
+    for region in REGIONS:
+        if candidate == region:
+            return region
+    return None
