@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 NODE_DIR := tests/interop
 SOURCES := $(shell find core adapters -name '*.py' -o -name 'py.typed' 2>/dev/null)
 
-.PHONY: all install node lint typecheck pytest test demo bench clean
+.PHONY: all install node lint typecheck template-lint pytest test demo bench clean
 
 all: test
 
@@ -37,11 +37,18 @@ lint: install
 typecheck: install
 	$(BIN)/mypy -p qstash_receiver
 	$(BIN)/mypy tests bench
+	# One run per sample: each is its own deployable root with its own module names.
+	for sample in samples/*/; do $(BIN)/mypy "$$sample" || exit 1; done
 
 pytest: install node
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+# The SAM template; both linters run offline and need no AWS credentials or region.
+template-lint: install
+	$(BIN)/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml
+
+test: lint typecheck template-lint pytest
 
 demo: install
 	$(BIN)/python -m qstash_receiver.demo

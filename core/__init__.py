@@ -19,6 +19,7 @@ from .errors import (
     InvalidClaimsError,
     InvalidIssuerError,
     InvalidSignatureError,
+    MalformedBodyError,
     MalformedSignatureError,
     MissingSignatureError,
     NotYetValidError,
@@ -63,5 +64,6 @@ __all__ = [
     "ExpiredError",
     "NotYetValidError",
     "BodyMismatchError",
+    "MalformedBodyError",
     "UrlMismatchError",
 ]

@@ -17,7 +17,7 @@ from .env import Region, normalize_region
 from .errors import ConfigError
 from .secret import Secret
 
-__all__ = ["Outgoing", "QStashConfig", "SigningKeys", "load_config"]
+__all__ = ["ConfigWarning", "Outgoing", "QStashConfig", "SigningKeys", "load_config"]
 
 logger = logging.getLogger("qstash_receiver")
 
@@ -30,6 +30,17 @@ def _warn_once(message: str) -> None:
     level = logging.DEBUG if message in _logged_once else logging.WARNING
     _logged_once.add(message)
     logger.log(level, message)
+
+
+class ConfigWarning(str):
+    """A resolver warning: its text, plus a stable ``code`` for tools (e.g. Django checks)."""
+
+    code: str
+
+    def __new__(cls, text: str, code: str = "") -> ConfigWarning:
+        warning = super().__new__(cls, text)
+        warning.code = code
+        return warning
 
 
 @dataclass(frozen=True)
@@ -152,7 +163,12 @@ def _pair(env: Mapping[str, str], prefix: Region | None, warnings: list[str]) ->
         return SigningKeys(Secret(current), Secret(nxt), source, prefix)
     if current or nxt:
         missing = next_name if current else current_name
-        warnings.append(f"{missing} is not set: the signing key pair is incomplete and unused")
+        warnings.append(
+            ConfigWarning(
+                f"{missing} is not set: the signing key pair is incomplete and unused",
+                "incomplete_key_pair",
+            )
+        )
     return None
 
 
@@ -176,12 +192,19 @@ def _outgoing(
         if region_url and region_token:
             return Outgoing(_clean_url(region_url), Secret(region_token), "region", primary)
         warnings.append(
-            f"QSTASH_REGION is {primary} but {primary}_QSTASH_URL and {primary}_QSTASH_TOKEN "
-            "are not both set: publishing falls back to QSTASH_URL/QSTASH_TOKEN"
+            ConfigWarning(
+                f"QSTASH_REGION is {primary} but {primary}_QSTASH_URL and {primary}_QSTASH_TOKEN "
+                "are not both set: publishing falls back to QSTASH_URL/QSTASH_TOKEN",
+                "outgoing_fallback",
+            )
         )
     final_token = token or _read(env, E.QSTASH_TOKEN)
     if not final_token:
-        warnings.append("QSTASH_TOKEN is not set: publishing will be rejected by QStash")
+        warnings.append(
+            ConfigWarning(
+                "QSTASH_TOKEN is not set: publishing will be rejected by QStash", "token_missing"
+            )
+        )
     final_url = _clean_url(url or _read(env, E.QSTASH_URL) or E.DEFAULT_URL)
     return Outgoing(final_url, Secret(final_token) if final_token else None, "default")
 
@@ -222,7 +245,12 @@ def load_config(
     raw_region = _read(source, E.QSTASH_REGION)
     primary = normalize_region(raw_region)
     if raw_region and primary is None:
-        warnings.append("QSTASH_REGION is not EU_CENTRAL_1 or US_EAST_1: migration mode is off")
+        warnings.append(
+            ConfigWarning(
+                "QSTASH_REGION is not EU_CENTRAL_1 or US_EAST_1: migration mode is off",
+                "invalid_region",
+            )
+        )
 
     fixed: SigningKeys | None = None
     if dev:
@@ -239,8 +267,11 @@ def load_config(
         if primary is None:
             if has_region_keys:
                 warnings.append(
-                    f"{region}_QSTASH_*_SIGNING_KEY is set but QSTASH_REGION is not: "
-                    "region-prefixed keys are ignored outside migration mode"
+                    ConfigWarning(
+                        f"{region}_QSTASH_*_SIGNING_KEY is set but QSTASH_REGION is not: "
+                        "region-prefixed keys are ignored outside migration mode",
+                        "region_keys_ignored",
+                    )
                 )
             continue
         pair = _pair(source, region, warnings)
@@ -248,12 +279,20 @@ def load_config(
             region_keys[region] = pair
         elif not has_region_keys:
             warnings.append(
-                f"migration mode: no {region} signing keys; its deliveries are verified "
-                "with QSTASH_CURRENT/NEXT_SIGNING_KEY"
+                ConfigWarning(
+                    f"migration mode: no {region} signing keys; its deliveries are verified "
+                    "with QSTASH_CURRENT/NEXT_SIGNING_KEY",
+                    "region_keys_missing",
+                )
             )
     default_keys = _pair(source, None, warnings)
     if not (fixed or region_keys or default_keys):
-        warnings.append("no signing keys are configured: every delivery will be answered 500")
+        warnings.append(
+            ConfigWarning(
+                "no signing keys are configured: every delivery will be answered 500",
+                "no_signing_keys",
+            )
+        )
 
     outgoing = _outgoing(source, dev, primary, url, token, warnings)
     for message in warnings:

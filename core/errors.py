@@ -10,6 +10,7 @@ __all__ = [
     "InvalidClaimsError",
     "InvalidIssuerError",
     "InvalidSignatureError",
+    "MalformedBodyError",
     "MalformedSignatureError",
     "MissingSignatureError",
     "NotYetValidError",
@@ -121,6 +122,13 @@ class BodyMismatchError(SignatureError):
 
     reason = "body_mismatch"
     message = "the body does not match the signed body hash"
+
+
+class MalformedBodyError(SignatureError):
+    """The raw body cannot be recovered from the request (e.g. invalid base64 in a Lambda event)."""
+
+    reason = "malformed_body"
+    message = "the request body cannot be decoded"
 
 
 class UrlMismatchError(SignatureError):

@@ -22,7 +22,7 @@ from .errors import (
     UrlMismatchError,
 )
 from .jws import b64url, verify_hs256
-from .message import VerifiedMessage
+from .message import VerifiedMessage, new_message
 
 __all__ = ["Body", "Receiver", "body_hash"]
 
@@ -39,7 +39,10 @@ def body_hash(body: Body) -> str:
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidClaimsError(f"the {name} claim is missing or not a number")
+    # Only floats can be non-finite (JSON 1e400); math.isfinite() overflows on huge ints.
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidClaimsError(f"the {name} claim is missing or not a number")
     return value
 
@@ -51,6 +54,8 @@ def check_claims(claims: Mapping[str, Any], now: float, tolerance: float) -> Non
         raise InvalidClaimsError("the sub or body claim is missing or not a string")
     if not isinstance(claims.get("jti", ""), str):
         raise InvalidClaimsError("the jti claim is not a string")
+    if claims.get("aud"):  # QStash sets no audience; PyJWT (the Python SDK) refuses one too
+        raise InvalidClaimsError("the token names an audience")
     if claims.get("iss") != ISSUER:
         raise InvalidIssuerError()
     if exp <= now - tolerance:
@@ -146,11 +151,11 @@ class Receiver:
             raise BodyMismatchError()
         if url is not None and claims["sub"] != url:
             raise UrlMismatchError()
-        return VerifiedMessage(
-            body=body.encode("utf-8") if isinstance(body, str) else bytes(body),
-            claims=claims,
-            key_source=keys.source,
-            key_region=keys.region,
-            key_used=used,
-            upstash_region=normalize_region(upstash_region),
+        return new_message(
+            body.encode("utf-8") if isinstance(body, str) else bytes(body),
+            claims,
+            keys.source,
+            keys.region,
+            used,
+            normalize_region(upstash_region),
         )

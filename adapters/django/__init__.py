@@ -1,1 +1,33 @@
-"""Placeholder package; its helper fills it in."""
+"""Django adapter: verify QStash deliveries in function and class-based views.
+
+::
+
+    from qstash_receiver.adapters.django import QStashVerifiedMixin, get_message, verify_qstash
+
+    @verify_qstash
+    def hook(request):
+        message = get_message(request)          # also request.qstash_message
+        ...
+
+Add ``"qstash_receiver.adapters.django"`` to ``INSTALLED_APPS`` for the system checks.
+Configuration comes from ``QSTASH_*`` Django settings, falling back to the environment.
+"""
+
+from __future__ import annotations
+
+from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
+
+from .decorators import verify_qstash
+from .mixins import QStashVerifiedMixin
+from .verification import MESSAGE_ATTRIBUTE, get_message
+
+__all__ = [
+    "verify_qstash",
+    "QStashVerifiedMixin",
+    "get_message",
+    "MESSAGE_ATTRIBUTE",
+    "VerifiedMessage",
+    "QStashError",
+    "SignatureError",
+    "ConfigError",
+]

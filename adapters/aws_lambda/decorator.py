@@ -1,0 +1,126 @@
+"""``verify_qstash`` for Lambda handlers, and typed access to the verified message."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from qstash_receiver import (
+    DEFAULT_MAX_BODY_BYTES,
+    ConfigError,
+    Receiver,
+    Rejection,
+)
+from qstash_receiver.request import rejection_for
+
+from .events import check_event, to_proxy_event
+from .keys import receiver_from_env
+from .message import QStashEvent
+from .responses import rejection_response
+
+__all__ = ["LambdaHandler", "ReceiverSlot", "VerifiedHandler", "verify_qstash"]
+
+R = TypeVar("R")
+#: ``handler(event, context)`` as Lambda calls it.
+LambdaHandler = Callable[[dict[str, Any], Any], R]
+#: The decorated handler: the handler's own answer, or a rejection response dict.
+VerifiedHandler = Callable[[dict[str, Any], Any], R | dict[str, Any]]
+
+
+class ReceiverSlot:
+    """The receiver given, or the default one made on first use (:func:`receiver_from_env`)."""
+
+    def __init__(self, receiver: Receiver | None) -> None:
+        self._receiver = receiver
+
+    def get(self) -> Receiver:
+        """Raises ConfigError for an invalid environment (answered 500 per request)."""
+        if self._receiver is None:
+            self._receiver = receiver_from_env()
+        return self._receiver
+
+
+def _decorator(
+    url: str | None, clock_tolerance: float, max_body_bytes: int, receiver: Receiver | None
+) -> Callable[[LambdaHandler[R]], VerifiedHandler[R]]:
+    slot = ReceiverSlot(receiver)
+
+    def decorate(handler: LambdaHandler[R]) -> VerifiedHandler[R]:
+        @functools.wraps(handler)
+        def wrapper(event: dict[str, Any], context: Any) -> R | dict[str, Any]:
+            proxy = to_proxy_event(event)
+            try:
+                active = slot.get()
+            except ConfigError as error:
+                return rejection_response(proxy, rejection_for(error))
+            result = check_event(
+                proxy,
+                active,
+                url=url,
+                clock_tolerance=clock_tolerance,
+                max_body_bytes=max_body_bytes,
+            )
+            if isinstance(result, Rejection):
+                return rejection_response(proxy, result)
+            return handler(QStashEvent(event, result), context)
+
+        return wrapper
+
+    return decorate
+
+
+@overload
+def verify_qstash(handler: LambdaHandler[R], /) -> VerifiedHandler[R]: ...
+
+
+@overload
+def verify_qstash(
+    *,
+    url: str | None = None,
+    clock_tolerance: float = 0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    receiver: Receiver | None = None,
+) -> Callable[[LambdaHandler[R]], VerifiedHandler[R]]: ...
+
+
+def verify_qstash(
+    handler: LambdaHandler[R] | None = None,
+    /,
+    *,
+    url: str | None = None,
+    clock_tolerance: float = 0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    receiver: Receiver | None = None,
+) -> VerifiedHandler[R] | Callable[[LambdaHandler[R]], VerifiedHandler[R]]:
+    """Verify QStash deliveries before a Lambda handler ``handler(event, context)`` runs.
+
+    Use bare (``@verify_qstash``) or with options (``@verify_qstash(url=...)``). Works behind
+    API Gateway REST APIs (payload 1.0), HTTP APIs (payload 2.0), Function URLs and ALB
+    (with or without multi-value headers); the shape is recognised from the event. The
+    handler runs only for verified deliveries and gets the message via
+    ``get_message(event)``. Other requests are answered in the event's own response shape:
+    401 (not verified, including an undecodable base64 body), 413 (body over
+    ``max_body_bytes``) or 500 (no usable signing keys, or they could not be fetched;
+    QStash retries), as ``text/plain``.
+
+    Args:
+        handler: the Lambda handler (bare use).
+        url: when given, the signed destination URL must equal it.
+        clock_tolerance: seconds of clock skew accepted.
+        max_body_bytes: larger bodies are refused (413).
+        receiver: the :class:`Receiver` to use; default: :func:`receiver_from_env` on the
+            first request.
+
+    Environment variables read (default receiver): ``QSTASH_SIGNING_KEYS_SECRET``,
+    ``QSTASH_SIGNING_KEYS_PARAMETER``, and those of ``load_config`` (``QSTASH_REGION``,
+    ``QSTASH_CURRENT_SIGNING_KEY``, ``QSTASH_NEXT_SIGNING_KEY``, their ``EU_CENTRAL_1_`` /
+    ``US_EAST_1_`` prefixed forms, ``QSTASH_DEV``, ``AWS_LAMBDA_FUNCTION_NAME``).
+
+    Raises:
+        UnsupportedEventError: the invocation is not an HTTP event (e.g. SQS or S3): there is
+            no HTTP answer to give, so the invocation fails visibly. The handler's own
+            exceptions propagate.
+    """
+    decorate = _decorator(url, clock_tolerance, max_body_bytes, receiver)
+    return decorate if handler is None else decorate(handler)

@@ -1,0 +1,139 @@
+"""Lambda HTTP events: which shape an event has, its headers and its RAW body bytes."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.alb_event import ALBEvent
+from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import (
+    APIGatewayProxyEvent,
+    APIGatewayProxyEventV2,
+)
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+from aws_lambda_powertools.utilities.data_classes.lambda_function_url_event import (
+    LambdaFunctionUrlEvent,
+)
+from qstash_receiver import (
+    DEFAULT_MAX_BODY_BYTES,
+    MalformedBodyError,
+    QStashError,
+    Receiver,
+    Rejection,
+    VerifiedMessage,
+    check_request,
+)
+from qstash_receiver.request import rejection_for
+
+__all__ = ["UnsupportedEventError", "check_event", "request_parts", "to_proxy_event"]
+
+logger = logging.getLogger("qstash_receiver")
+
+HeaderSource = Mapping[str, str | list[str]]
+
+
+class UnsupportedEventError(QStashError, TypeError):
+    """The Lambda event is not an HTTP request (API Gateway, Function URL or ALB).
+
+    Such an invocation (SQS, S3, a test console event...) has no HTTP answer to give, so the
+    handler raises this instead of returning a response.
+    """
+
+
+def to_proxy_event(event: object) -> BaseProxyEvent:
+    """Wrap an HTTP event in the Powertools data class of its shape.
+
+    Raises:
+        UnsupportedEventError: ``event`` is not an HTTP event.
+    """
+    context = event.get("requestContext") if isinstance(event, Mapping) else None
+    if not isinstance(event, Mapping) or not isinstance(context, Mapping):
+        keys = sorted(str(key)[:40] for key in event)[:5] if isinstance(event, Mapping) else []
+        raise UnsupportedEventError(
+            "qstash_receiver: the Lambda event is not an HTTP event (API Gateway REST or HTTP "
+            f"API, Function URL or ALB); its top-level keys: {keys or type(event).__name__}"
+        )
+    data: dict[str, Any] = event if isinstance(event, dict) else dict(event)
+    if "elb" in context:
+        return ALBEvent(data)
+    if event.get("version") == "2.0":
+        domain = str(context.get("domainName", ""))
+        if ".lambda-url." in domain and domain.endswith(".on.aws"):
+            return LambdaFunctionUrlEvent(data)
+        return APIGatewayProxyEventV2(data)
+    if "httpMethod" in event:  # REST API, or an HTTP API using payload format 1.0
+        return APIGatewayProxyEvent(data)
+    raise UnsupportedEventError(
+        "qstash_receiver: the Lambda event has a requestContext but is no API Gateway, "
+        "Function URL or ALB request"
+    )
+
+
+def _headers(proxy: BaseProxyEvent) -> HeaderSource:
+    # The raw mapping, not Powertools' CaseInsensitiveDict: that one keeps one value per
+    # lower-cased name, which would hide a duplicated Upstash-Signature header. REST events
+    # carry both fields (multiValueHeaders complete); ALB carries exactly one of the two.
+    raw = proxy.raw_event
+    source = raw.get("multiValueHeaders") or raw.get("headers") or {}
+    if not isinstance(source, Mapping):
+        return {}
+    headers: dict[str, str | list[str]] = {
+        str(name): value if isinstance(value, str) else [str(v) for v in value if v is not None]
+        for name, value in source.items()
+        if isinstance(value, (str, list))
+    }
+    if isinstance(proxy, APIGatewayProxyEventV2) and proxy.cookies:
+        # Payload 2.0 moves Cookie headers into "cookies"; put them back for message.headers.
+        headers.setdefault("cookie", "; ".join(str(c) for c in proxy.cookies))
+    return headers
+
+
+def _body(proxy: BaseProxyEvent) -> bytes:
+    # Built here rather than with decoded_body, which returns str and breaks binary bodies.
+    body = proxy.body
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise MalformedBodyError()
+    try:
+        if proxy.is_base64_encoded:
+            return base64.b64decode(body, validate=True)
+        return body.encode("utf-8")
+    except ValueError as err:  # binascii.Error, non-ASCII base64, lone surrogates
+        raise MalformedBodyError() from err
+
+
+def request_parts(proxy: BaseProxyEvent) -> tuple[HeaderSource, bytes]:
+    """The headers (case-insensitive once wrapped by the core) and RAW body of an event.
+
+    Raises:
+        MalformedBodyError: the body is not valid base64 (or not text) as declared.
+    """
+    return _headers(proxy), _body(proxy)
+
+
+def check_event(
+    proxy: BaseProxyEvent,
+    receiver: Receiver,
+    *,
+    url: str | None = None,
+    clock_tolerance: float = 0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> VerifiedMessage | Rejection:
+    """Run the core's request check on one HTTP event."""
+    try:
+        headers, body = request_parts(proxy)
+    except MalformedBodyError as error:
+        rejection = rejection_for(error)
+        logger.info("QStash delivery rejected: %s (Lambda event body)", rejection.reason)
+        return rejection
+    return check_request(
+        receiver,
+        headers,
+        body,
+        url=url,
+        clock_tolerance=clock_tolerance,
+        max_body_bytes=max_body_bytes,
+    )

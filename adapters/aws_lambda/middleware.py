@@ -1,0 +1,75 @@
+"""Powertools event handler middleware: verify QStash deliveries before a route runs.
+
+Kept out of the package's ``__init__``: the event handler imports asyncio.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
+from qstash_receiver import DEFAULT_MAX_BODY_BYTES, ConfigError, Receiver, Rejection
+from qstash_receiver.request import rejection_for
+
+from .decorator import ReceiverSlot
+from .events import check_event
+from .message import MESSAGE_KEY, get_message
+
+__all__ = ["QStashMiddleware", "get_message"]
+
+
+def _answer(rejection: Rejection) -> Response[Any]:
+    return Response(status_code=rejection.status, body=rejection.text, headers=rejection.headers)
+
+
+class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
+    """Verify QStash deliveries in a Powertools event handler, globally or per route.
+
+    Works with ``APIGatewayRestResolver``, ``APIGatewayHttpResolver``, ``ALBResolver`` and
+    ``LambdaFunctionUrlResolver``::
+
+        app.use(middlewares=[QStashMiddleware()])              # every route, or
+        @app.post("/qstash", middlewares=[QStashMiddleware()])  # one route
+
+    The route runs only for verified deliveries; ``get_message(app)`` returns the message
+    (also ``app.context["qstash_message"]``). Other requests get a Powertools ``Response``:
+    401, 413 or 500, as ``text/plain``, in the resolver's response shape.
+
+    Args:
+        url: when given, the signed destination URL must equal it.
+        clock_tolerance: seconds of clock skew accepted.
+        max_body_bytes: larger bodies are refused (413).
+        receiver: the :class:`Receiver` to use; default: ``receiver_from_env()`` on the
+            first request (environment variables as for ``verify_qstash``).
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        clock_tolerance: float = 0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        receiver: Receiver | None = None,
+    ) -> None:
+        super().__init__()
+        self._slot = ReceiverSlot(receiver)
+        self._url, self._tolerance, self._limit = url, clock_tolerance, max_body_bytes
+
+    def handler(self, app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        """Verify, then call the next middleware or the route; or answer the rejection."""
+        try:
+            receiver = self._slot.get()
+        except ConfigError as error:
+            return _answer(rejection_for(error))
+        result = check_event(
+            app.current_event,
+            receiver,
+            url=self._url,
+            clock_tolerance=self._tolerance,
+            max_body_bytes=self._limit,
+        )
+        if isinstance(result, Rejection):
+            return _answer(result)
+        app.context[MESSAGE_KEY] = result  # what app.append_context does (unannotated there)
+        return next_middleware(app)

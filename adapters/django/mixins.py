@@ -1,0 +1,80 @@
+"""``QStashVerifiedMixin``: verification for class-based views, at dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils.decorators import classonlymethod
+from django.views import View
+from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, VerifiedMessage
+
+from .verification import get_message, verify_request
+
+__all__ = ["QStashVerifiedMixin"]
+
+
+class QStashVerifiedMixin(View):
+    """Verify QStash deliveries before any handler of a class-based view runs.
+
+    Put it first among the bases (``class Hook(QStashVerifiedMixin, View)``). Sync and async
+    views both work (Django requires a view's handlers to be all sync or all async). The view
+    is CSRF-exempt; verified handlers read ``self.qstash_message``; other requests are
+    answered 401/413/500 as by :func:`~qstash_receiver.adapters.django.verify_qstash`, whose
+    options are these class attributes (also settable through ``as_view(**initkwargs)``).
+
+    Attributes:
+        qstash_url: when set, the signed destination URL must equal it.
+        qstash_clock_tolerance: seconds of clock skew accepted.
+        qstash_max_body_bytes: larger bodies are refused before they are read.
+        qstash_receiver: the :class:`Receiver` to use; default: built from Django settings
+            with environment fallback (``QSTASH_*`` names), resolved on the first request.
+    """
+
+    qstash_url: str | None = None
+    qstash_clock_tolerance: float = 0
+    qstash_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    qstash_receiver: Receiver | None = None
+
+    @classonlymethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        """The view function, marked CSRF-exempt (QStash sends no CSRF token)."""
+        view = super().as_view(**initkwargs)
+        view.csrf_exempt = True  # type: ignore[attr-defined]
+        return view
+
+    @property
+    def qstash_message(self) -> VerifiedMessage:
+        """The verified message of the current request.
+
+        Raises:
+            LookupError: called outside a verified request.
+        """
+        return get_message(self.request)
+
+    def _verify(self, request: HttpRequest) -> HttpResponseBase | None:
+        return verify_request(
+            request,
+            receiver=self.qstash_receiver,
+            url=self.qstash_url,
+            clock_tolerance=self.qstash_clock_tolerance,
+            max_body_bytes=self.qstash_max_body_bytes,
+        )
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if self.view_is_async:
+            # Django awaits what an async view returns, rejections included.
+            return cast(HttpResponseBase, self._dispatch_async(request, *args, **kwargs))
+        answer = self._verify(request)
+        return answer if answer is not None else super().dispatch(request, *args, **kwargs)
+
+    async def _dispatch_async(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        answer = self._verify(request)
+        if answer is not None:
+            return answer
+        handled = cast(Awaitable[HttpResponseBase], super().dispatch(request, *args, **kwargs))
+        return await handled

@@ -1,0 +1,82 @@
+"""QStash configuration from Django settings, falling back to the environment.
+
+Every ``QSTASH_*`` name the core reads (``QSTASH_REGION``, ``QSTASH_CURRENT_SIGNING_KEY``,
+``US_EAST_1_QSTASH_NEXT_SIGNING_KEY``, ...) may be set in ``settings.py`` under the same name; a
+name absent from settings (or set to ``None``) is read from the environment. The merged mapping
+goes to :func:`qstash_receiver.load_config`, which owns every resolution rule.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from qstash_receiver import QStashConfig, Receiver, load_config
+from qstash_receiver import env as E
+
+__all__ = ["SETTING_NAMES", "get_config", "get_receiver", "qstash_environ"]
+
+#: The names read from Django settings (each falls back to the environment variable).
+SETTING_NAMES: Final[tuple[str, ...]] = (
+    E.QSTASH_REGION,
+    E.QSTASH_DEV,
+    E.QSTASH_DEV_PORT,
+    *E.REGIONAL_NAMES,
+    *(E.regional(region, name) for region in E.REGIONS for name in E.REGIONAL_NAMES),
+)
+
+
+def _as_env_value(value: Any) -> str:
+    if isinstance(value, bool):  # QSTASH_DEV = True in settings.py
+        return "true" if value else "false"
+    return str(value)
+
+
+def qstash_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment as the core should see it: ``environ`` overlaid with QStash settings.
+
+    Args:
+        environ: the environment to fall back to (default ``os.environ``); tests pass a dict.
+
+    Environment variables read: those of :func:`qstash_receiver.load_config`.
+    """
+    merged = dict(os.environ if environ is None else environ)
+    for name in SETTING_NAMES:
+        value = getattr(settings, name, None)
+        if value is not None:
+            merged[name] = _as_env_value(value)
+    return merged
+
+
+@functools.cache
+def get_config() -> QStashConfig:
+    """The process-wide configuration, resolved on first use and cached.
+
+    Raises:
+        ConfigError: the settings/environment are invalid (see :func:`load_config`).
+    """
+    return load_config(qstash_environ())
+
+
+@functools.cache
+def get_receiver() -> Receiver:
+    """The receiver views use when none is passed; built from :func:`get_config`.
+
+    Raises:
+        ConfigError: as :func:`get_config` (not cached, so a fixed setting takes effect).
+    """
+    return Receiver(config=get_config())
+
+
+def _reset(*, setting: str, **_: Any) -> None:
+    # override_settings() in tests, and anything else that changes settings at runtime.
+    if setting in SETTING_NAMES:
+        get_config.cache_clear()
+        get_receiver.cache_clear()
+
+
+setting_changed.connect(_reset, dispatch_uid="qstash_receiver.settings.reset")

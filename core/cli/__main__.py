@@ -1,0 +1,5 @@
+"""``python -m qstash_receiver.cli`` runs the console script."""
+
+from . import main
+
+raise SystemExit(main())

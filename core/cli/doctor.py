@@ -1,0 +1,130 @@
+"""``qstash-receiver doctor``: explain the resolved configuration, keys masked."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from .. import env as E
+from ..config import QStashConfig, SigningKeys, load_config
+from ..errors import ConfigError
+from ._common import add_env_options, masked, read_env
+
+__all__ = ["register", "report", "run"]
+
+_WIDTH = 30
+
+
+def register(commands: Any) -> None:
+    """Add the ``doctor`` subcommand."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "doctor",
+        help="explain the resolved configuration (keys masked)",
+        description="Explain which keys and credentials the library would use, keys masked. "
+        "Exit status 1 when no delivery could be verified, 2 when the configuration is invalid.",
+    )
+    add_env_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _line(label: str, value: str) -> None:
+    print(f"  {label:<{_WIDTH}} {value}")
+
+
+def _mode(config: QStashConfig) -> str:
+    if config.dev_mode:
+        return "dev (the QStash dev server's public keys and token)"
+    if config.primary_region is not None:
+        return f"migration (primary region {config.primary_region})"
+    return "single-region"
+
+
+def _pair(keys: SigningKeys) -> str:
+    return f"current {masked(keys.current)}, next {masked(keys.next)}"
+
+
+def _origin(keys: SigningKeys) -> str:
+    if keys.source == "region" and keys.region is not None:
+        return f"{keys.region}_QSTASH_CURRENT/NEXT_SIGNING_KEY"
+    if keys.source == "default":
+        return "QSTASH_CURRENT/NEXT_SIGNING_KEY"
+    if keys.source == "dev":
+        return "QSTASH_DEV: the QStash dev server's public keys"
+    return "explicit keys"
+
+
+def _outgoing_origin(config: QStashConfig) -> str:
+    region = config.outgoing.region
+    if region is not None:
+        return f"{region}_QSTASH_URL / {region}_QSTASH_TOKEN"
+    return {
+        "dev": "QSTASH_DEV (local dev server)",
+        "explicit": "explicit url and token",
+        "default": "QSTASH_URL / QSTASH_TOKEN (the URL defaults to the EU region)",
+    }.get(config.outgoing.source, config.outgoing.source)
+
+
+def _region_keys(config: QStashConfig, env: Mapping[str, str]) -> None:
+    print("Signing keys")
+    names = (E.QSTASH_CURRENT_SIGNING_KEY, E.QSTASH_NEXT_SIGNING_KEY)
+    for region in E.REGIONS:
+        keys = config.region_keys.get(region)
+        if keys is not None:
+            _line(region, _pair(keys))
+        elif any(env.get(E.regional(region, name)) for name in names):
+            used = (
+                "incomplete pair, unused" if config.migration_mode else "ignored: no QSTASH_REGION"
+            )
+            _line(region, f"set ({used})")
+        else:
+            _line(region, "not set")
+    default = config.default_keys
+    _line("default (QSTASH_*)", _pair(default) if default else "not set")
+    if config.fixed_keys is not None:
+        _line(f"{config.fixed_keys.source} (used for all)", _pair(config.fixed_keys))
+
+
+def _deliveries(config: QStashConfig) -> None:
+    print("A delivery would be verified with")
+    for header in ("EU-CENTRAL-1", "US-EAST-1", None):
+        label = f"Upstash-Region: {header}" if header else "no Upstash-Region header"
+        try:
+            keys = config.keys_for(header)
+        except ConfigError:
+            _line(label, "nothing: answered 500 (no signing keys)")
+            continue
+        fallback = config.migration_mode and keys.source == "default"
+        _line(label, f"{keys.label} ({_origin(keys)}){' [fallback]' if fallback else ''}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; 1 when nothing can be verified.
+
+    Raises:
+        ConfigError: the environment is invalid (the CLI prints it and exits 2).
+    """
+    env = dict(read_env(args))
+    return report(load_config(env), env)
+
+
+def report(config: QStashConfig, env: Mapping[str, str]) -> int:
+    """Print the doctor report for ``config`` (resolved from ``env``); 1 if it verifies nothing."""
+    print("qstash-receiver doctor (keys and tokens masked)")
+    print("Mode")
+    _line("mode", _mode(config))
+    _line("cloud runtime", config.cloud_runtime or "none detected")
+    print("Outgoing (publishing)")
+    _line("url", config.outgoing.url)
+    _line("token", masked(config.outgoing.token))
+    _line("from", _outgoing_origin(config))
+    _region_keys(config, env)
+    _deliveries(config)
+    print(f"Warnings ({len(config.warnings)})")
+    for warning in config.warnings:
+        print(f"  - {warning}")
+    if not config.can_verify:
+        print("Result: NOT OK: this configuration cannot verify any delivery")
+        return 1
+    print("Result: OK")
+    return 0

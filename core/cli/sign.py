@@ -1,0 +1,94 @@
+"""``qstash-receiver sign``: an ``Upstash-Signature`` for a body, for curl tests.
+
+This command prints a signature on purpose; doctor and verify never print keys or signatures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import load_config
+from ..testing import DEFAULT_LIFETIME, signed_headers
+from ._common import CliError, add_env_options, read_env, region_arg
+
+__all__ = ["read_body", "register", "run"]
+
+DEFAULT_URL = "https://example.com/api/qstash"
+
+
+def register(commands: Any) -> None:
+    """Add the ``sign`` subcommand."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "sign",
+        help="make an Upstash-Signature for a body (prints it)",
+        description="Sign a body as QStash would. The key is --key, or the current key the "
+        "configuration uses for --region (migration mode) or QSTASH_CURRENT_SIGNING_KEY.",
+    )
+    parser.add_argument("file", nargs="?", help="the body file ('-' or omitted: stdin)")
+    parser.add_argument("--data", help="the body as text (instead of a file)")
+    parser.add_argument("--key", help="the signing key (default: from the environment)")
+    parser.add_argument("--region", type=region_arg, help="sign as this region (e.g. US_EAST_1)")
+    parser.add_argument("--next", action="store_true", help="use the next key, not the current")
+    parser.add_argument("--url", help=f"the destination URL, signed as sub ({DEFAULT_URL})")
+    parser.add_argument(
+        "--lifetime", type=int, default=DEFAULT_LIFETIME, help="seconds until exp (300)"
+    )
+    parser.add_argument("--curl", action="store_true", help="print a curl command instead")
+    add_env_options(parser)
+    parser.set_defaults(run=run)
+
+
+def read_body(file: str | None, data: str | None) -> bytes:
+    """The body from ``--data``, a file, or stdin."""
+    if data is not None:
+        if file is not None:
+            raise CliError("give a body file or --data, not both")
+        return data.encode("utf-8")
+    if file is None or file == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()
+    except OSError as err:
+        raise CliError(f"cannot read {file}: {err.strerror}") from None
+
+
+def _key(args: argparse.Namespace) -> str:
+    if args.key:
+        return str(args.key)
+    keys = load_config(read_env(args)).keys_for(args.region)
+    return (keys.next if args.next else keys.current).reveal()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the signature (or a curl command).
+
+    Raises:
+        CliError, ConfigError: no body or no key (the CLI prints it and exits 2).
+    """
+    if args.curl and not args.url:
+        raise CliError("--curl needs --url (the endpoint to call)")
+    if args.lifetime <= 0:
+        raise CliError("--lifetime must be positive")
+    body = read_body(args.file, args.data)
+    url = args.url or DEFAULT_URL
+    headers = signed_headers(
+        body, key=_key(args), url=url, region=args.region, lifetime=args.lifetime
+    )
+    if not args.curl:
+        print(headers["Upstash-Signature"])
+        return 0
+    if args.data is not None:
+        source = f"--data-binary {shlex.quote(args.data)}"
+    elif args.file and args.file != "-":
+        source = f"--data-binary @{shlex.quote(args.file)}"
+    else:  # stdin was consumed: the user pipes the same body again
+        source = "--data-binary @-"
+    lines = [f"curl -sS -X POST {shlex.quote(url)}"]
+    lines += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
+    lines.append(f"  {source}")
+    print(" \\\n".join(lines))
+    return 0

@@ -1,1 +1,0 @@
-"""Shared pytest configuration. Area-specific fixtures live in their own test modules."""

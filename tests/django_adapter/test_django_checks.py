@@ -1,0 +1,152 @@
+"""The QStash system checks: ids, messages and hints, for each finding of load_config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import pytest
+from django.core.checks import CheckMessage, Error, Warning, run_checks
+from django.core.checks.registry import registry
+from django.test import override_settings
+from qstash_receiver.adapters.django.checks import check_qstash_config
+from qstash_receiver.adapters.django.settings import SETTING_NAMES
+from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS
+
+EU_CURRENT, EU_NEXT = DEMO_KEYS["EU_CENTRAL_1"]
+US_CURRENT, US_NEXT = DEMO_KEYS["US_EAST_1"]
+DEFAULT_PAIR = {
+    "QSTASH_CURRENT_SIGNING_KEY": "sig_defaultCurrent0000000",
+    "QSTASH_NEXT_SIGNING_KEY": "sig_defaultNext000000000",
+}
+SECRETS = (EU_CURRENT, EU_NEXT, US_CURRENT, US_NEXT, *DEFAULT_PAIR.values())
+
+
+@contextmanager
+def qstash_settings(values: Mapping[str, object], *, debug: bool = False) -> Iterator[None]:
+    """Exactly these QStash settings (every other one blank, masking the environment)."""
+    with override_settings(DEBUG=debug, **{**dict.fromkeys(SETTING_NAMES, ""), **values}):
+        yield
+
+
+def messages(values: Mapping[str, object], *, debug: bool = False) -> list[CheckMessage]:
+    with qstash_settings(values, debug=debug):
+        found = run_checks(tags=["qstash_receiver"])
+    for message in found:
+        assert not any(secret in f"{message.msg} {message.hint}" for secret in SECRETS)
+    return found
+
+
+def findings(values: Mapping[str, object], *, debug: bool = False) -> list[tuple[str, str]]:
+    return [(message.id or "", message.msg) for message in messages(values, debug=debug)]
+
+
+def ids(values: Mapping[str, object]) -> list[str]:
+    return [check_id for check_id, _ in findings(values)]
+
+
+def test_the_app_config_registers_the_checks() -> None:
+    assert "qstash_receiver" in registry.tags_available()
+    with qstash_settings({}):
+        assert check_qstash_config() == run_checks(tags=["qstash_receiver"]) != []
+
+
+def test_a_complete_configuration_passes_clean() -> None:
+    assert findings(DEMO_ENV) == []
+    assert findings(DEFAULT_PAIR) == []
+
+
+def test_e001_no_signing_keys() -> None:
+    (message,) = messages({})
+    assert isinstance(message, Error)
+    assert message.id == "qstash_receiver.E001"
+    assert message.msg == (
+        "No QStash signing keys can be resolved: every delivery will be answered 500."
+    )
+    assert "QSTASH_CURRENT_SIGNING_KEY" in str(message.hint)
+
+
+def test_e002_invalid_configuration() -> None:
+    (message,) = messages({"QSTASH_DEV": "maybe", **DEFAULT_PAIR})
+    assert isinstance(message, Error)
+    assert (message.id, message.msg) == (
+        "qstash_receiver.E002",
+        "QStash configuration is invalid: QSTASH_DEV must be one of 1, true, 0, false or empty",
+    )
+
+
+def test_w001_region_prefixed_keys_without_qstash_region() -> None:
+    values = {
+        "EU_CENTRAL_1_QSTASH_CURRENT_SIGNING_KEY": EU_CURRENT,
+        "EU_CENTRAL_1_QSTASH_NEXT_SIGNING_KEY": EU_NEXT,
+        **DEFAULT_PAIR,
+    }
+    (message,) = messages(values)
+    assert isinstance(message, Warning)
+    assert (message.id, message.msg) == (
+        "qstash_receiver.W001",
+        "QStash: EU_CENTRAL_1_QSTASH_*_SIGNING_KEY is set but QSTASH_REGION is not: "
+        "region-prefixed keys are ignored outside migration mode.",
+    )
+
+
+def test_w001_with_only_region_keys_is_also_e001() -> None:
+    values = {
+        "US_EAST_1_QSTASH_CURRENT_SIGNING_KEY": US_CURRENT,
+        "US_EAST_1_QSTASH_NEXT_SIGNING_KEY": US_NEXT,
+    }
+    assert ids(values) == ["qstash_receiver.E001", "qstash_receiver.W001"]
+
+
+def test_w002_incomplete_region_key_pair() -> None:
+    values = {**DEMO_ENV, "US_EAST_1_QSTASH_NEXT_SIGNING_KEY": "", **DEFAULT_PAIR}
+    assert findings(values) == [
+        (
+            "qstash_receiver.W002",
+            "QStash: US_EAST_1_QSTASH_NEXT_SIGNING_KEY is not set: the signing key pair is "
+            "incomplete and unused.",
+        )
+    ]
+
+
+def test_w002_incomplete_default_pair_leaves_no_keys() -> None:
+    values = {"QSTASH_CURRENT_SIGNING_KEY": "sig_lonelyCurrent00000000"}
+    assert ids(values) == ["qstash_receiver.E001", "qstash_receiver.W002"]
+
+
+@pytest.mark.parametrize("dev", ["1", "true", True])
+def test_w003_dev_mode_while_debug_is_off(dev: object) -> None:
+    (message,) = messages({"QSTASH_DEV": dev})
+    assert isinstance(message, Warning)
+    assert (message.id, message.msg) == (
+        "qstash_receiver.W003",
+        "QStash dev mode is on while DEBUG is off: the dev server's public signing keys are "
+        "accepted.",
+    )
+    assert findings({"QSTASH_DEV": dev}, debug=True) == []
+
+
+def test_w004_invalid_qstash_region() -> None:
+    assert findings({"QSTASH_REGION": "MARS_NORTH_1", **DEFAULT_PAIR}) == [
+        (
+            "qstash_receiver.W004",
+            "QStash: QSTASH_REGION is not EU_CENTRAL_1 or US_EAST_1: migration mode is off.",
+        )
+    ]
+
+
+def test_w005_region_without_keys_in_migration_mode() -> None:
+    us_only = {name: value for name, value in DEMO_ENV.items() if not name.startswith("EU_")}
+    assert findings({**us_only, **DEFAULT_PAIR}) == [
+        (
+            "qstash_receiver.W005",
+            "QStash: migration mode: no EU_CENTRAL_1 signing keys; its deliveries are verified "
+            "with QSTASH_CURRENT/NEXT_SIGNING_KEY.",
+        )
+    ]
+
+
+def test_publishing_warnings_are_not_receiver_checks() -> None:
+    # No QSTASH_TOKEN: load_config warns about publishing, which a receiving app may never do.
+    assert "QSTASH_TOKEN" not in DEFAULT_PAIR
+    assert findings(DEFAULT_PAIR) == []

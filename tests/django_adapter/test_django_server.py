@@ -1,0 +1,191 @@
+"""The Django sample under real servers (gunicorn for WSGI, uvicorn for ASGI) on loopback.
+
+Migration mode from the environment only (DEMO_ENV); deliveries signed as both regions plus
+forged ones. "The view ran" is counted from the sample's own ``handled <message_id>`` log lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "django_app"
+PAYLOAD = (SAMPLE / "payload.json").read_bytes()
+PATHS = ("/qstash/function/", "/qstash/class/", "/qstash/async-function/", "/qstash/async-class/")
+EU_CURRENT, EU_NEXT = DEMO_KEYS["EU_CENTRAL_1"]
+US_CURRENT, US_NEXT = DEMO_KEYS["US_EAST_1"]
+FORGED_KEY = "sig_forgedByMallory0000000000000"
+SERVER_ENV = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **DEMO_ENV}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def command(server: str, port: int) -> list[str]:
+    if server == "gunicorn":
+        return [
+            *(sys.executable, "-m", "gunicorn", "qstash_sample.wsgi:application"),
+            *("--chdir", str(SAMPLE), "-b", f"127.0.0.1:{port}", "--no-control-socket"),
+        ]
+    return [
+        *(sys.executable, "-m", "uvicorn", "qstash_sample.asgi:application"),
+        *("--app-dir", str(SAMPLE), "--host", "127.0.0.1", "--port", str(port)),
+    ]
+
+
+@dataclass
+class Server:
+    base_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running(server: str, log_path: Path) -> Iterator[Server]:
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command(server, port), cwd=ROOT, env=SERVER_ENV, stdout=log, stderr=subprocess.STDOUT
+        )
+    running_server = Server(f"http://127.0.0.1:{port}", log_path, process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"{server} exited early:\n{running_server.log()}")
+            try:
+                httpx.get(running_server.base_url + PATHS[0], timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{server} never answered:\n{running_server.log()}")
+                time.sleep(0.2)
+        yield running_server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    name: str
+    method: str
+    body: bytes
+    headers: dict[str, str]
+    status: int
+    text: str | None = None  # rejection text
+    key_region: str | None = None  # genuine deliveries
+
+    @property
+    def message_id(self) -> str:
+        return self.headers["Upstash-Message-Id"]
+
+
+def deliveries(url: str, tag: str) -> list[Delivery]:
+    """Five genuine deliveries (both regions, both keys, binary, GET) and four forged ones."""
+
+    def headers(name: str, body: bytes, key: str, region: str) -> dict[str, str]:
+        return signed_headers(body, key=key, url=url, region=region, message_id=f"{tag}_{name}")
+
+    def genuine(name: str, body: bytes, key: str, region: str, method: str = "POST") -> Delivery:
+        return Delivery(name, method, body, headers(name, body, key, region), 200, None, region)
+
+    def forged(name: str, reason: str, key: str, region: str, signature: str = "") -> Delivery:
+        sent = headers(name, PAYLOAD, key, region)
+        if signature == "none":
+            del sent["Upstash-Signature"]
+        elif signature:
+            sent["Upstash-Signature"] = signature
+        return Delivery(name, "POST", PAYLOAD, sent, 401, f"401 Unauthorized: {reason}")
+
+    other_body = sign(b'{"order_id": 1}', key=US_CURRENT, url=url)
+    return [
+        genuine("eu_current", PAYLOAD, EU_CURRENT, "EU_CENTRAL_1"),
+        genuine("eu_next", PAYLOAD, EU_NEXT, "EU_CENTRAL_1"),
+        genuine("us_current", PAYLOAD, US_CURRENT, "US_EAST_1"),
+        genuine("us_binary", bytes(range(256)), US_NEXT, "US_EAST_1"),
+        genuine("us_get", b"", US_CURRENT, "US_EAST_1", method="GET"),  # schedule-style GET
+        forged("forged_key", "invalid_signature", FORGED_KEY, "EU_CENTRAL_1"),
+        forged("eu_key_as_us", "invalid_signature", EU_CURRENT, "US_EAST_1"),
+        forged("swapped_body", "body_mismatch", US_CURRENT, "US_EAST_1", other_body),
+        forged("unsigned", "missing_signature", EU_CURRENT, "EU_CENTRAL_1", "none"),
+    ]
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_sample_on_a_real_server_runs_the_view_exactly_for_genuine_deliveries(
+    server: str, tmp_path: Path
+) -> None:
+    sent: list[Delivery] = []
+    with running(server, tmp_path / f"{server}.log") as live, httpx.Client(timeout=30) as client:
+        for number, path in enumerate(PATHS):
+            url = live.base_url + path
+            for delivery in deliveries(url, f"{server}{number}"):
+                response = client.request(
+                    delivery.method, url, content=delivery.body, headers=delivery.headers
+                )
+                assert response.status_code == delivery.status, (path, delivery.name)
+                if delivery.status == 200:
+                    assert response.json() == {
+                        "ok": True,
+                        "message_id": delivery.message_id,
+                        "key_region": delivery.key_region,
+                        "platform": "django",
+                    }
+                else:
+                    assert response.text == delivery.text, (path, delivery.name)
+                    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+                sent.append(delivery)
+        # Above the limit (10 MiB here): answered 413 before the view, by the library.
+        big = b"z" * (10 * 1024 * 1024 + 1)
+        headers = signed_headers(big, key=EU_CURRENT, region="EU_CENTRAL_1", message_id="big")
+        response = client.post(live.base_url + PATHS[0], content=big, headers=headers)
+        assert (response.status_code, response.text) == (
+            413,
+            "413 Payload Too Large: body_too_large",
+        )
+    log = live.log()
+    handled = Counter(re.findall(r"^INFO qstash_sample handled (\S+)$", log, re.MULTILINE))
+    genuine = Counter(d.message_id for d in sent if d.status == 200)
+    assert len(genuine) == 5 * len(PATHS)
+    assert handled == genuine
+    assert not any(key in log for keys in DEMO_KEYS.values() for key in keys)
+
+
+def test_manage_py_check_reports_the_qstash_checks() -> None:
+    manage = [sys.executable, "manage.py", "check"]
+    env_without_keys = {"PATH": SERVER_ENV["PATH"]}
+    failed = subprocess.run(
+        manage, cwd=SAMPLE, env=env_without_keys, capture_output=True, text=True, timeout=120
+    )
+    assert failed.returncode == 1
+    assert "(qstash_receiver.E001) No QStash signing keys can be resolved" in failed.stderr
+    passed = subprocess.run(
+        manage, cwd=SAMPLE, env=SERVER_ENV, capture_output=True, text=True, timeout=120
+    )
+    assert passed.returncode == 0, passed.stderr
+    assert "System check identified no issues" in passed.stdout

@@ -1,0 +1,289 @@
+"""The console script: doctor, sign and verify (output and exit status). dev: test_devserver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from qstash_receiver import Receiver
+from qstash_receiver.cli import main
+from qstash_receiver.env import DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN
+from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
+
+BODY = b'{"order": 42}'
+URL = "https://example.com/api/qstash"
+DEFAULT_KEYS = ("sig_defaultCurrentKey0000000000", "sig_defaultNextKey000000000000000")
+#: Every secret value any test environment holds: none may ever be printed by doctor/verify.
+SECRETS = [
+    *(value for name, value in DEMO_ENV.items() if "KEY" in name or "TOKEN" in name),
+    *DEFAULT_KEYS,
+    DEV_CURRENT_SIGNING_KEY,
+    DEV_NEXT_SIGNING_KEY,
+    DEV_TOKEN,
+]
+
+
+def env_file(tmp_path: Path, env: Mapping[str, str]) -> str:
+    path = tmp_path / ".env"
+    path.write_text("".join(f'{name}="{value}"\n' for name, value in env.items()))
+    return str(path)
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, env: Mapping[str, str], *argv: str
+) -> tuple[int, str]:
+    """Run the CLI with ``env`` as its only environment; return status and all output."""
+    status = main([*argv, "--env-file", env_file(tmp_path, env), "--env-file-only"])
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    leaked = [secret for secret in SECRETS if secret in output]
+    assert not leaked, "a key or token was printed"
+    return status, output
+
+
+def test_doctor_migration_mode(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out = run(capsys, tmp_path, DEMO_ENV, "doctor")
+    assert status == 0
+    assert "migration (primary region US_EAST_1)" in out
+    assert "US_EAST_1_QSTASH_URL / US_EAST_1_QSTASH_TOKEN" in out
+    assert "demo****(20 chars)" in out  # the token: short prefix and length only
+    assert out.count("current sig_****(32 chars), next sig_****(34 chars)") == 2
+    lines = out.splitlines()
+    assert any("Upstash-Region: EU-CENTRAL-1" in ln and "EU_CENTRAL_1 keys" in ln for ln in lines)
+    assert any("Upstash-Region: US-EAST-1" in ln and "US_EAST_1 keys" in ln for ln in lines)
+    assert any("no Upstash-Region header" in ln and "answered 500" in ln for ln in lines)
+    assert "Warnings (0)" in out
+    assert "Result: OK" in out
+
+
+def test_doctor_shows_the_fallback_to_default_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    env = {name: value for name, value in DEMO_ENV.items() if not name.startswith("EU_CENTRAL_1")}
+    env["QSTASH_CURRENT_SIGNING_KEY"], env["QSTASH_NEXT_SIGNING_KEY"] = DEFAULT_KEYS
+    status, out = run(capsys, tmp_path, env, "doctor")
+    assert status == 0
+    eu_line = next(ln for ln in out.splitlines() if "Upstash-Region: EU-CENTRAL-1" in ln)
+    assert "default keys" in eu_line
+    assert "[fallback]" in eu_line
+    assert "migration mode: no EU_CENTRAL_1 signing keys" in out
+
+
+def test_doctor_says_region_keys_are_ignored_without_qstash_region(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    env = {name: value for name, value in DEMO_ENV.items() if name != "QSTASH_REGION"}
+    status, out = run(capsys, tmp_path, env, "doctor")
+    assert status == 1  # the region keys are all it has, and they are ignored
+    assert "mode                           single-region" in out
+    assert out.count("set (ignored: no QSTASH_REGION)") == 2
+    assert "region-prefixed keys are ignored outside migration mode" in out
+    assert "Result: NOT OK" in out
+
+
+def test_doctor_without_keys_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out = run(capsys, tmp_path, {}, "doctor")
+    assert status == 1
+    assert "no signing keys are configured" in out
+    assert "QSTASH_TOKEN is not set" in out
+    assert "token                          not set" in out
+
+
+def test_doctor_dev_mode_masks_the_public_keys_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out = run(capsys, tmp_path, {"QSTASH_DEV": "1"}, "doctor")
+    assert status == 0
+    assert "mode                           dev" in out
+    assert "http://127.0.0.1:8080" in out
+
+
+def test_doctor_invalid_configuration_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out = run(capsys, tmp_path, {"QSTASH_DEV": "1", "K_SERVICE": "svc"}, "doctor")
+    assert status == 2
+    assert "error: QStash dev mode is refused on Cloud Run / Cloud Functions" in out
+
+
+def test_missing_env_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["doctor", "--env-file", str(tmp_path / "absent.env")]) == 2
+    assert "env file not found" in capsys.readouterr().err
+    assert main(["doctor", "--env-file-only"]) == 2
+
+
+def test_env_file_overrides_the_process_environment(tmp_path: Path) -> None:
+    process_env = {**os.environ, "QSTASH_REGION": "EU_CENTRAL_1", "QSTASH_TOKEN": "x" * 20}
+    process_env |= {name: value for name, value in DEMO_ENV.items() if "SIGNING_KEY" in name}
+    path = env_file(tmp_path, {"QSTASH_REGION": "US_EAST_1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "qstash_receiver.cli", "doctor", "--env-file", path],
+        env=process_env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "migration (primary region US_EAST_1)" in result.stdout  # from the file
+    assert "xxxx****(20 chars)" in result.stdout  # QSTASH_TOKEN from the process
+
+
+def test_sign_with_an_explicit_key(capsys: pytest.CaptureFixture[str]) -> None:
+    key, nxt = DEFAULT_KEYS
+    assert main(["sign", "--data", BODY.decode(), "--key", key, "--url", URL]) == 0
+    signature = capsys.readouterr().out.strip()
+    message = Receiver(key, nxt).verify(signature=signature, body=BODY, url=URL)
+    assert message.key_used == "current"
+    assert message.claims["exp"] - message.claims["iat"] == 300
+
+
+@pytest.mark.parametrize(("region", "extra", "used"), [
+    ("eu-central-1", [], "current"), ("US_EAST_1", ["--next"], "next"),
+])  # fmt: skip
+def test_sign_as_a_region_from_the_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, region: str, extra: list[str], used: str
+) -> None:
+    body_file = tmp_path / "body.bin"
+    body_file.write_bytes(b"\x00\xff binary")
+    path = env_file(tmp_path, DEMO_ENV)
+    argv = ["sign", str(body_file), "--region", region, "--lifetime", "60", *extra]
+    assert main([*argv, "--env-file", path, "--env-file-only"]) == 0
+    signature = capsys.readouterr().out.strip()
+    normalized = region.replace("-", "_").upper()
+    keys = DEMO_KEYS[normalized]  # type: ignore[index]
+    message = Receiver(*keys).verify(signature=signature, body=b"\x00\xff binary")
+    assert message.key_used == used
+    assert message.claims["exp"] - message.claims["iat"] == 60
+
+
+def test_sign_curl_prints_a_ready_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = env_file(tmp_path, DEMO_ENV)
+    argv = ["sign", "--data", "hi", "--region", "US_EAST_1", "--url", URL, "--curl"]
+    assert main([*argv, "--env-file", path, "--env-file-only"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"curl -sS -X POST {URL} \\\n")
+    assert "  -H 'Upstash-Region: US-EAST-1' \\\n" in out
+    assert "  -H 'Upstash-Signature: eyJ" in out
+    assert out.rstrip().endswith("--data-binary hi")
+
+
+def test_sign_refuses_bad_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["sign", "--data", "x", "--key", "k", "--curl"]) == 2
+    assert "--curl needs --url" in capsys.readouterr().err
+    status, out = run(capsys, tmp_path, {}, "sign", "--data", "x")
+    assert status == 2
+    assert "no signing keys configured" in out
+    assert main(["sign", "--region", "mars-1", "--data", "x"]) == 2
+    assert "not a QStash region" in capsys.readouterr().err
+
+
+def test_sign_reads_stdin_through_the_console_script() -> None:
+    script = Path(sys.executable).with_name("qstash-receiver")
+    key, nxt = DEFAULT_KEYS
+    result = subprocess.run(
+        [str(script), "sign", "--key", key, "--url", URL], input=BODY, capture_output=True,
+        timeout=60, check=True,
+    )  # fmt: skip
+    signature = result.stdout.decode().strip()
+    assert Receiver(key, nxt).verify(signature=signature, body=BODY, url=URL)
+
+
+def verify(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, signature: str, body: bytes, *argv: str
+) -> tuple[int, str]:
+    body_file = tmp_path / "body"
+    body_file.write_bytes(body)
+    status, out = run(
+        capsys, tmp_path, DEMO_ENV, "verify", str(body_file), "--signature", signature, *argv
+    )
+    assert signature not in out
+    return status, out
+
+
+def us_signature(now: float | None = None) -> str:
+    return sign(BODY, key=DEMO_KEYS["US_EAST_1"][0], url=URL, now=now)
+
+
+def test_verify_ok(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out = verify(capsys, tmp_path, us_signature(), BODY, "--region", "US-EAST-1")
+    assert status == 0
+    assert "OK: verified with US_EAST_1 keys (current key)" in out
+    assert f"signed url: {URL}" in out
+
+
+@pytest.mark.parametrize(
+    ("signature", "body", "argv", "reason"),
+    [
+        (us_signature(), b"{}", ["--region", "US_EAST_1"], "body_mismatch"),
+        (us_signature(), BODY, ["--region", "EU_CENTRAL_1"], "invalid_signature"),
+        (us_signature(now=time.time() - 600), BODY, ["--region", "US_EAST_1"], "expired"),
+        (us_signature(), BODY, ["--region", "US_EAST_1", "--url", URL + "/x"], "url_mismatch"),
+        ("not.a.jwt", BODY, ["--region", "US_EAST_1"], "malformed_signature"),
+    ],
+)
+def test_verify_rejections_name_the_reason(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    signature: str,
+    body: bytes,
+    argv: list[str],
+    reason: str,
+) -> None:
+    status, out = verify(capsys, tmp_path, signature, body, *argv)
+    assert status == 1
+    assert f"REJECTED 401 {reason}: " in out
+
+
+def test_verify_tolerance_accepts_a_slightly_expired_signature(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    signature = us_signature(now=time.time() - 310)
+    argv = ("--region", "US_EAST_1")
+    assert verify(capsys, tmp_path, signature, BODY, *argv)[0] == 1
+    assert verify(capsys, tmp_path, signature, BODY, *argv, "--tolerance", "60")[0] == 0
+
+
+def test_verify_a_captured_headers_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    headers = signed_headers(BODY, key=DEMO_KEYS["EU_CENTRAL_1"][1], url=URL, region="EU_CENTRAL_1")
+    capture = tmp_path / "headers.txt"
+    lines = ["POST /api/qstash HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+    capture.write_text("\n".join(lines) + "\n")
+    (tmp_path / "body").write_bytes(BODY)
+    argv = ("verify", str(tmp_path / "body"), "--headers-file", str(capture))
+    status, out = run(capsys, tmp_path, DEMO_ENV, *argv)
+    assert status == 0
+    assert "OK: verified with EU_CENTRAL_1 keys (next key)" in out
+    assert f"message id: {headers['Upstash-Message-Id']}" in out
+    assert headers["Upstash-Signature"] not in out
+
+
+def test_verify_without_usable_keys_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    body_file = tmp_path / "body"
+    body_file.write_bytes(BODY)
+    status, out = run(capsys, tmp_path, {}, "verify", str(body_file), "--signature", "a.b.c")
+    assert status == 2
+    assert "REJECTED 500 configuration_error: no signing keys configured" in out
+
+
+def test_verify_with_explicit_keys_and_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    key, nxt = DEMO_KEYS["US_EAST_1"]
+    argv = ["verify", "--data", BODY.decode(), "--signature", us_signature()]
+    assert main([*argv, "--key", key, "--next-key", nxt]) == 0
+    assert "OK: verified with explicit keys" in capsys.readouterr().out
+    assert main([*argv, "--key", key]) == 2
+    assert "both --key and --next-key" in capsys.readouterr().err
+    assert main(["verify", "--data", "x"]) == 2
+    assert "give --signature" in capsys.readouterr().err
+
+
+def test_help_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "doctor" in capsys.readouterr().out
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""`make demo`: the in-process part, the Lambda bridge it uses, and the whole run end to end."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from qstash_receiver.cli import e2e
+from qstash_receiver.cli.lambda_bridge import make_server, to_response
+from qstash_receiver.demo import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_in_process_part(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--in-process-only"]) == 0
+    out = capsys.readouterr().out
+    assert "migration (primary region US_EAST_1)" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith(("EU_", "US_"))]
+    verdicts = {(row[0], row[1]): (row[2], row[3]) for row in rows}
+    assert len(verdicts) == 10
+    for region in ("EU_CENTRAL_1", "US_EAST_1"):
+        assert verdicts[(region, "genuine")] == ("200", "200")
+        assert verdicts[(region, "genuine-next-key")] == ("200", "200")
+        for case in ("tampered", "wrong-region-keys", "expired"):
+            assert verdicts[(region, case)] == ("401", "401")
+    assert "body_mismatch" in out
+    assert "invalid_signature" in out
+    assert "FAIL" not in out
+    assert "demo PASSED" in out
+
+
+Invocation = tuple[dict[str, Any], Any]
+
+
+@pytest.fixture
+def bridge() -> Iterator[tuple[str, list[Invocation], list[Any]]]:
+    """A bridge around a recording handler that returns the queued results in turn."""
+    calls: list[Invocation] = []
+    results: list[Any] = []
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        calls.append((event, context))
+        result = results.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    server = make_server(handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", calls, results
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_bridge_builds_an_http_api_v2_event(
+    bridge: tuple[str, list[Invocation], list[Any]],
+) -> None:
+    url, calls, results = bridge
+    results.append({"statusCode": 202, "headers": {"X-Done": "yes"}, "body": "accepted"})
+    body = b"\x00\xff\xfe not utf-8"
+    answer = httpx.post(
+        f"{url}/qstash?a=1&b=", content=body, headers=[("X-Multi", "1"), ("X-Multi", "2")]
+    )
+    assert (answer.status_code, answer.text, answer.headers["x-done"]) == (202, "accepted", "yes")
+    [(event, context)] = calls
+    assert event["version"] == "2.0"
+    assert (event["rawPath"], event["rawQueryString"]) == ("/qstash", "a=1&b=")
+    assert event["queryStringParameters"] == {"a": "1", "b": ""}
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == body
+    assert event["headers"]["x-multi"] == "1,2"
+    assert event["requestContext"]["http"]["method"] == "POST"
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+    assert context.get_remaining_time_in_millis() > 0
+    assert context.function_name
+
+
+def test_bridge_translates_results_and_survives_a_crash(
+    bridge: tuple[str, list[Invocation], list[Any]],
+) -> None:
+    url, _calls, results = bridge
+    encoded = base64.b64encode(b"\x01\x02").decode()
+    results += [
+        {"statusCode": 200, "body": encoded, "isBase64Encoded": True},
+        {"plain": "dict"},
+        RuntimeError("boom"),
+        {"statusCode": 401, "body": "401 Unauthorized: expired"},
+    ]
+    assert httpx.get(url).content == b"\x01\x02"
+    plain = httpx.get(url)
+    assert (plain.status_code, plain.json()) == (200, {"plain": "dict"})
+    assert httpx.get(url).status_code == 502
+    assert httpx.get(url).text == "401 Unauthorized: expired"
+
+
+def test_to_response_joins_multi_value_headers() -> None:
+    status, headers, body = to_response(
+        {"statusCode": 204, "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}}
+    )
+    assert (status, headers, body) == (204, {"Set-Cookie": "a=1,b=2"}, b"")
+
+
+def test_missing_samples_are_named(tmp_path: Path) -> None:
+    outcomes, problems = e2e.run(tmp_path, ["flask", "lambda", "cobol"], say=lambda _: None)
+    assert outcomes == []
+    assert problems == [
+        "unknown platform: cobol",
+        "missing: samples/flask_app/app.py",
+        "missing: samples/aws_lambda/handler.py",
+        "missing: samples/aws_lambda/resolver_app.py",
+    ]
+
+
+NOT_VERIFYING_APP = """
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.route("/qstash", methods=["GET", "POST"])
+def receive():
+    message_id = request.headers.get("Upstash-Message-Id")
+    region = (request.headers.get("Upstash-Region") or "").replace("-", "_")
+    print(f"handled {message_id}", flush=True)
+    return jsonify(ok=True, message_id=message_id, key_region=region, platform="flask")
+"""
+
+
+def test_an_endpoint_that_does_not_verify_fails_the_demo(tmp_path: Path) -> None:
+    app = tmp_path / "samples" / "flask_app" / "app.py"
+    app.parent.mkdir(parents=True)
+    app.write_text(NOT_VERIFYING_APP)
+    outcomes, problems = e2e.run(tmp_path, ["flask"], say=lambda _: None)
+    assert problems == []
+    verdicts = {(o.region, o.case): (o.status, o.ok) for o in outcomes}
+    assert len(verdicts) == 8
+    for (_region, case), verdict in verdicts.items():
+        # Genuine deliveries get the answer they expect; every forgery is let in and caught.
+        assert verdict == ((200, True) if case == "genuine" else (200, False))
+
+
+def test_make_demo_end_to_end() -> None:
+    """The whole `make demo`: the stand-in, every sample on a real server, both regions."""
+    result = subprocess.run(
+        [sys.executable, "-m", "qstash_receiver.demo"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out[-4000:] + result.stderr[-2000:]
+    assert "demo PASSED" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("platform "))
+    table = [line.split() for line in lines[start + 2 : lines.index("", start)]]
+    regions = ("EU_CENTRAL_1", "US_EAST_1")
+    cells = {(row[0], row[1], row[2]): row[3:] for row in table}
+    expected_rows = {
+        (platform.label, path, region)
+        for platform in e2e.PLATFORMS
+        for path in platform.paths
+        for region in regions
+    }
+    assert set(cells) == expected_rows
+    for row in cells.values():
+        assert row == ["200", "ok", "401", "ok", "401", "ok", "401", "ok"]
+    assert f"{len(expected_rows) * 4}/{len(expected_rows) * 4} deliveries as expected" in out
+    assert "PROBLEM" not in out
