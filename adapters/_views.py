@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from flask import current_app
+
 from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver
 
 from ._werkzeug import EXTENSION, Guard, UrlOption

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Request, Response, g, has_app_context, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
     ConfigError,
@@ -17,7 +19,6 @@ from qstash_receiver import (
     check_request,
 )
 from qstash_receiver.request import rejection_for
-from werkzeug.exceptions import RequestEntityTooLarge
 
 #: The ``flask.g`` attribute holding the :class:`VerifiedMessage` of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"

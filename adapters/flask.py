@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import cast
 
 from flask import Blueprint, Flask, current_app
+
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
     ConfigError,

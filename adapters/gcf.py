@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from flask import Request
+
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
 
 from ._views import verify_qstash

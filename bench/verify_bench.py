@@ -28,6 +28,7 @@ from typing import Any
 
 import import_bench  # beside this file (the script's directory is on sys.path)
 import qstash
+
 from qstash_receiver import Receiver, SignatureError, load_config
 from qstash_receiver.testing import sign
 

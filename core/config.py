@@ -60,12 +60,22 @@ class SigningKeys:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """Where and with which token messages are published."""
+    """Where and with which token messages are published.
+
+    ``warnings`` are the resolver's warnings about publishing; they are logged when a
+    publisher is built from this, not by :func:`load_config`, so receive-only apps stay quiet.
+    """
 
     url: str
     token: Secret | None
     source: KeySource
     region: Region | None = None
+    warnings: tuple[str, ...] = ()
+
+    def log_warnings(self) -> None:
+        """Log ``warnings`` once per process through the ``qstash_receiver`` logger."""
+        for message in self.warnings:
+            _warn_once(message)
 
 
 @dataclass(frozen=True)
@@ -178,12 +188,22 @@ def _outgoing(
     primary: Region | None,
     url: str | None,
     token: str | None,
-    warnings: list[str],
 ) -> Outgoing:
+    warnings: list[str] = []
     if dev_mode:
         port = _read(env, E.QSTASH_DEV_PORT)
-        number = int(port) if port and port.isdigit() and int(port) > 0 else E.DEV_DEFAULT_PORT
-        return Outgoing(f"http://127.0.0.1:{number}", Secret(E.DEV_TOKEN), "dev")
+        number = E.DEV_DEFAULT_PORT
+        if port and port.isdigit() and 0 < int(port) < 65536:
+            number = int(port)
+        elif port:
+            warnings.append(
+                ConfigWarning(
+                    f"QSTASH_DEV_PORT is not a port number: using {number}", "invalid_dev_port"
+                )
+            )
+        return Outgoing(
+            f"http://127.0.0.1:{number}", Secret(E.DEV_TOKEN), "dev", warnings=tuple(warnings)
+        )
     if url and token:
         return Outgoing(_clean_url(url), Secret(token), "explicit")
     if primary is not None:
@@ -206,7 +226,8 @@ def _outgoing(
             )
         )
     final_url = _clean_url(url or _read(env, E.QSTASH_URL) or E.DEFAULT_URL)
-    return Outgoing(final_url, Secret(final_token) if final_token else None, "default")
+    token_secret = Secret(final_token) if final_token else None
+    return Outgoing(final_url, token_secret, "default", warnings=tuple(warnings))
 
 
 def load_config(
@@ -294,9 +315,9 @@ def load_config(
             )
         )
 
-    outgoing = _outgoing(source, dev, primary, url, token, warnings)
     for message in warnings:
         _warn_once(message)
+    outgoing = _outgoing(source, dev, primary, url, token)
     return QStashConfig(
         dev_mode=dev,
         primary_region=primary,
@@ -305,5 +326,5 @@ def load_config(
         default_keys=default_keys,
         outgoing=outgoing,
         cloud_runtime=cloud,
-        warnings=tuple(warnings),
+        warnings=(*warnings, *outgoing.warnings),
     )

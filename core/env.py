@@ -53,7 +53,7 @@ def normalize_region(value: str | None) -> Region | None:
     """``us-east-1`` / ``US-EAST-1`` / ``us_east_1`` -> ``US_EAST_1``; anything else -> None."""
     if not value:
         return None
-    candidate = value.strip().replace("-", "_").upper()
+    candidate = value.replace("-", "_").upper()  # no strip(): parity with @upstash/qstash
     for region in REGIONS:
         if candidate == region:
             return region

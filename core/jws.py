@@ -50,16 +50,10 @@ def decode_segment(segment: str) -> dict[str, Any]:
     # that is not canonical base64url, which includes any character outside the alphabet.
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        # Exactly what json.loads(raw) does with bytes, minus building a decoder per call and
-        # minus json.detect_encoding() in the usual case, for which it returns "utf-8".
-        usual = raw[:1] == b"{" and raw[1:2] != b"\x00"
-        encoding = "utf-8" if usual else json.detect_encoding(raw)
-        value = _DECODER.decode(raw.decode(encoding, "surrogatepass"))
-    except (
-        binascii.Error,
-        ValueError,
-        RecursionError,
-    ) as err:  # JSONDecodeError, UnicodeDecodeError
+        # Decoded exactly as json.loads(bytes) does (pyjwt's path): BOM/UTF-16/32 detection and
+        # lone surrogates allowed, but through one decoder built at import.
+        value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+    except (binascii.Error, ValueError, RecursionError) as err:  # incl. JSON and Unicode errors
         raise MalformedSignatureError() from err
     if not isinstance(value, dict) or b64url(raw) != segment:  # one spelling per token
         raise MalformedSignatureError()

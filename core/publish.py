@@ -156,6 +156,7 @@ class Publisher:
     def __init__(
         self, outgoing: Outgoing, *, timeout: float = 10.0, client: httpx.Client | None = None
     ) -> None:
+        outgoing.log_warnings()
         self.outgoing = outgoing
         self._own_client = client is None
         self._client = client or httpx.Client(timeout=timeout)
@@ -214,6 +215,7 @@ class AsyncPublisher:
         timeout: float = 10.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        outgoing.log_warnings()
         self.outgoing = outgoing
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(timeout=timeout)

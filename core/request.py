@@ -84,7 +84,9 @@ def check_content_length(value: str | int | None, max_body_bytes: int) -> Reject
     except ValueError:
         return None  # the server rejects a malformed Content-Length; the read is still capped
     if length > max_body_bytes:
-        return rejection_for(PayloadTooLargeError(max_body_bytes))
+        rejection = rejection_for(PayloadTooLargeError(max_body_bytes))
+        logger.info("QStash delivery rejected: %s (declared %d bytes)", rejection.reason, length)
+        return rejection
     return None
 
 
@@ -111,8 +113,9 @@ def check_request(
     bad input; a missing configuration becomes a 500 rejection.
     """
     view = headers if isinstance(headers, Headers) else Headers(headers)
+    raw = body.encode("utf-8") if isinstance(body, str) else body  # the limit counts bytes
     try:
-        if len(body) > max_body_bytes:
+        if len(raw) > max_body_bytes:
             raise PayloadTooLargeError(max_body_bytes)
         signatures = view.get_all(SIGNATURE_HEADER)
         if not signatures or not signatures[0]:
@@ -121,7 +124,7 @@ def check_request(
             raise DuplicateSignatureError()
         message = receiver.verify(
             signature=signatures[0].strip(),
-            body=body,
+            body=raw,
             url=url,
             clock_tolerance=clock_tolerance,
             upstash_region=view.get("upstash-region"),
@@ -129,7 +132,7 @@ def check_request(
     except QStashError as error:
         rejection = rejection_for(error)
         logger.info(
-            "QStash delivery rejected: %s (message id %s)",
+            "QStash delivery rejected: %s (message id %r)",  # %r: the id is client-supplied
             rejection.reason,
             (view.get("upstash-message-id") or "-")[:64],
         )

@@ -22,7 +22,7 @@ from .errors import (
     UrlMismatchError,
 )
 from .jws import b64url, verify_hs256
-from .message import VerifiedMessage, new_message
+from .message import VerifiedMessage
 
 __all__ = ["Body", "Receiver", "body_hash"]
 
@@ -151,7 +151,7 @@ class Receiver:
             raise BodyMismatchError()
         if url is not None and claims["sub"] != url:
             raise UrlMismatchError()
-        return new_message(
+        return VerifiedMessage(
             body.encode("utf-8") if isinstance(body, str) else bytes(body),
             claims,
             keys.source,

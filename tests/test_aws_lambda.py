@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from qstash_receiver import QStashError, Receiver, load_config
 from qstash_receiver.adapters.aws_lambda import (
     QStashEvent,

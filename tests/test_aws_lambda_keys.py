@@ -23,6 +23,7 @@ import pytest
 from botocore.config import Config
 from mypy_boto3_secretsmanager import SecretsManagerClient
 from mypy_boto3_ssm import SSMClient
+
 from qstash_receiver import ConfigError, Receiver
 from qstash_receiver.adapters.aws_lambda import (
     KeyFetchError,

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import (
     LambdaFunctionUrlResolver,
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
+
 from qstash_receiver import Receiver, load_config
 from qstash_receiver.adapters.aws_lambda import MESSAGE_KEY
 from qstash_receiver.adapters.aws_lambda.middleware import QStashMiddleware, get_message

@@ -19,6 +19,7 @@ from typing import Any
 
 import cfnlint.decode  # type: ignore[import-untyped]  # the decoder cfn-lint parses with
 import pytest
+
 from qstash_receiver.adapters.aws_lambda.testing import signed_event
 from qstash_receiver.cli.services import free_port
 from qstash_receiver.env import Region

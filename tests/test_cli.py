@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+
 from qstash_receiver import Receiver
 from qstash_receiver.cli import main
 from qstash_receiver.env import DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from qstash_receiver import ConfigError, QStashConfig, load_config
 from qstash_receiver import config as config_module
 from qstash_receiver.config import ConfigWarning
@@ -155,7 +156,7 @@ KEY_CASES = [
             header=header,
             expect=("region", "US_EAST_1", US["US_EAST_1_QSTASH_CURRENT_SIGNING_KEY"]),
         )
-        for header in ("us-east-1", "US-EAST-1", "us_east_1", "US_EAST_1", " US-EAST-1 ")
+        for header in ("us-east-1", "US-EAST-1", "us_east_1", "US_EAST_1")
     ),
     case(
         "migration-header-eu",
@@ -180,6 +181,14 @@ KEY_CASES = [
         "migration-header-empty",
         env=MIGRATION,
         header="",
+        expect=("default", None, DEFAULT["QSTASH_CURRENT_SIGNING_KEY"]),
+        logged="Upstash-Region header missing or invalid",
+    ),
+    case(
+        # Not stripped, as in @upstash/qstash (servers strip header whitespace already).
+        "migration-header-padded",
+        env=MIGRATION,
+        header=" US-EAST-1 ",
         expect=("default", None, DEFAULT["QSTASH_CURRENT_SIGNING_KEY"]),
         logged="Upstash-Region header missing or invalid",
     ),
@@ -597,12 +606,26 @@ def test_load_config_logs_each_warning_once(caplog: pytest.LogCaptureFixture) ->
     first = load_config(env)
     assert len(first.warnings) == 4  # invalid region, ignored keys, no keys, no token
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned == list(first.warnings)
+    # The publishing warning is kept on the config but logged only by a publisher.
+    assert warned == list(first.warnings[:3])
     assert all(r.name == "qstash_receiver" for r in caplog.records)
     caplog.clear()
     second = load_config(env)
     assert second.warnings == first.warnings  # still reported to the caller every time
-    assert [r.levelno for r in caplog.records] == [logging.DEBUG] * 4
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG] * 3
+    caplog.clear()
+    second.outgoing.log_warnings()
+    assert [r.getMessage() for r in caplog.records] == [first.warnings[3]]
+    assert caplog.records[0].levelno == logging.WARNING
+
+
+def test_receive_only_config_logs_nothing_about_publishing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="qstash_receiver")
+    config = load_config(DEFAULT)
+    assert any("QSTASH_TOKEN is not set" in w for w in config.warnings)
+    assert not caplog.records
 
 
 def test_keys_for_logs_its_fallback_once(caplog: pytest.LogCaptureFixture) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from qstash_receiver.cli import e2e
 from qstash_receiver.cli.lambda_bridge import make_server, to_response
 from qstash_receiver.demo import main

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+
 from qstash_receiver import Receiver, VerifiedMessage, check_request, load_config
 from qstash_receiver.cli.devserver import DevServer, parse_duration
 from qstash_receiver.cli.services import free_port

@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 from flask import Flask, request
+from werkzeug.serving import make_server
+
 from qstash_receiver import Receiver, load_config
 from qstash_receiver.adapters.flask import current_message, verify_qstash
 from qstash_receiver.cli.devserver import DevServer
 from qstash_receiver.env import Region
 from qstash_receiver.testing import DEMO_ENV
-from werkzeug.serving import make_server
 
 INTEROP = Path(__file__).resolve().parent / "interop"
 REGIONS: list[Region] = ["EU_CENTRAL_1", "US_EAST_1"]

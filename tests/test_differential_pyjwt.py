@@ -57,6 +57,7 @@ from typing import Any
 
 import jwt
 import pytest
+
 from qstash_receiver import Receiver, SignatureError, load_config
 
 CURRENT = "sig_diffCurrent0123456789abcdefghijklmn"

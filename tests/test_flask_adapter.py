@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 import pytest
 from flask import Blueprint, Flask, Response, g, request
 from flask.testing import FlaskClient
+from typing_extensions import assert_type
+from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request
+
 from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, load_config
 from qstash_receiver.adapters import flask as adapter
 from qstash_receiver.adapters.flask import QStash, current_message, verify_qstash
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
-from typing_extensions import assert_type
-from werkzeug.test import EnvironBuilder, TestResponse
-from werkzeug.wrappers import Request
 
 EU_CURRENT, EU_NEXT = DEMO_KEYS["EU_CENTRAL_1"]
 US_CURRENT, US_NEXT = DEMO_KEYS["US_EAST_1"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from qstash_receiver import DEFAULT_MAX_BODY_BYTES
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 

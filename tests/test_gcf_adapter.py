@@ -16,11 +16,12 @@ import functions_framework
 import pytest
 from flask import Flask, Request
 from flask.testing import FlaskClient
+from typing_extensions import assert_type
+from werkzeug.test import EnvironBuilder, TestResponse
+
 from qstash_receiver.adapters import gcf as adapter
 from qstash_receiver.adapters.gcf import PublicUrl, current_message, public_url, verify_qstash
 from qstash_receiver.testing import DEMO_KEYS, sign, signed_headers
-from typing_extensions import assert_type
-from werkzeug.test import EnvironBuilder, TestResponse
 
 SOURCE = Path(__file__).with_name("test_gcf_functions.py")
 EU_CURRENT, _ = DEMO_KEYS["EU_CENTRAL_1"]

@@ -9,6 +9,7 @@ import logging
 
 import functions_framework
 from flask import Request, Response, g
+
 from qstash_receiver import Receiver, load_config
 from qstash_receiver.adapters.gcf import PublicUrl, current_message, public_url, verify_qstash
 from qstash_receiver.testing import DEMO_ENV

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from qstash_receiver import Receiver, SignatureError
 from qstash_receiver.testing import sign
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 import qstash
 import qstash.errors
+
 from qstash_receiver import Receiver, SignatureError
 from qstash_receiver.testing import sign
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from qstash_receiver import ConfigError, Receiver, SignatureError, load_config
 from qstash_receiver.testing import sign
 

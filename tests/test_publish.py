@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from qstash_receiver import ConfigError, QStashError, load_config
 from qstash_receiver.cli.services import free_port
 from qstash_receiver.config import Outgoing

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
     Headers,
@@ -291,7 +292,22 @@ def test_rejections_are_logged_with_the_message_id(caplog: pytest.LogCaptureFixt
     headers = delivery(message_id="msg_logged")
     check_request(RECEIVER, headers, BODY + b"!")
     messages = [r.getMessage() for r in caplog.records]
-    assert messages == ["QStash delivery rejected: body_mismatch (message id msg_logged)"]
+    assert messages == ["QStash delivery rejected: body_mismatch (message id 'msg_logged')"]
+
+
+def test_a_forged_message_id_cannot_inject_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="qstash_receiver")
+    check_request(RECEIVER, {"Upstash-Message-Id": "x\nFAKE: accepted"}, BODY)
+    (record,) = caplog.records
+    assert "\n" not in record.getMessage()
+    assert "missing_signature" in record.getMessage()
+
+
+def test_body_limit_counts_bytes_of_str_bodies() -> None:
+    text = "\u00e9" * 6  # 6 characters, 12 bytes in UTF-8
+    result = check_request(RECEIVER, delivery(), text, max_body_bytes=10)
+    assert isinstance(result, Rejection)
+    assert (result.status, result.reason) == (413, "body_too_large")
 
 
 def test_rejection_text_for_every_status() -> None:

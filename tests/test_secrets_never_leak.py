@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 
 import pytest
+
 from qstash_receiver import (
     ConfigError,
     Headers,

@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 import pytest
 from qstash import Receiver as OfficialReceiver
+
 from qstash_receiver import Receiver, VerifiedMessage, check_request, load_config
 from qstash_receiver.env import Region
 from qstash_receiver.testing import DEFAULT_LIFETIME, DEMO_ENV, DEMO_KEYS, sign, signed_headers

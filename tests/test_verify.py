@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+
 from qstash_receiver import (
     BodyMismatchError,
     ConfigError,

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.data_classes.lambda_function_url_event import (
     LambdaFunctionUrlEvent,
 )
+
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
     MalformedBodyError,

@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
+
 from qstash_receiver import DEFAULT_MAX_BODY_BYTES, ConfigError, Receiver, Rejection
 from qstash_receiver.request import rejection_for
 

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.alb_event import ALBEvent
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import (
     APIGatewayProxyEventV2,
 )
+
 from qstash_receiver.testing import signed_headers
 
 from .events import to_proxy_event

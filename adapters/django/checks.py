@@ -12,6 +12,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+
 from qstash_receiver import ConfigError, load_config
 from qstash_receiver.config import ConfigWarning
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
+
 from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver
 
 from .verification import verify_request

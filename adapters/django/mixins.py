@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.decorators import classonlymethod
 from django.views import View
+
 from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, VerifiedMessage
 
 from .verification import get_message, verify_request

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.core.signals import setting_changed
+
 from qstash_receiver import QStashConfig, Receiver, load_config
 from qstash_receiver import env as E
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
     ConfigError,

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
 from qstash_receiver.adapters.aws_lambda.middleware import QStashMiddleware, get_message
 
 logger = logging.getLogger("qstash_sample")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, Response, jsonify, request
+
 from qstash_receiver import VerifiedMessage
 from qstash_receiver.adapters.flask import QStash, current_message, verify_qstash
 

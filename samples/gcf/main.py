@@ -13,6 +13,7 @@ import logging
 
 import functions_framework
 from flask import Request
+
 from qstash_receiver import VerifiedMessage
 from qstash_receiver.adapters.gcf import current_message, public_url, verify_qstash
 

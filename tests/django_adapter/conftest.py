@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import django
 from django.conf import settings
+
 from qstash_receiver.adapters.django.settings import SETTING_NAMES
 
 if not settings.configured:

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, path
 from django.views import View
+
 from qstash_receiver import Receiver, VerifiedMessage, load_config
 from qstash_receiver.adapters.django import QStashVerifiedMixin, get_message, verify_qstash
 from qstash_receiver.testing import DEMO_ENV

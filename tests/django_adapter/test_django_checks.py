@@ -9,6 +9,7 @@ import pytest
 from django.core.checks import CheckMessage, Error, Warning, run_checks
 from django.core.checks.registry import registry
 from django.test import override_settings
+
 from qstash_receiver.adapters.django.checks import check_qstash_config
 from qstash_receiver.adapters.django.settings import SETTING_NAMES
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]

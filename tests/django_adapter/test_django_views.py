@@ -15,6 +15,7 @@ import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory, override_settings
+
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
 from qstash_receiver.adapters.django import QStashVerifiedMixin, get_message, verify_qstash
 from qstash_receiver.adapters.django.settings import qstash_environ

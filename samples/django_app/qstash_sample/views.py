@@ -6,6 +6,7 @@ import logging
 
 from django.http import HttpRequest, JsonResponse
 from django.views import View
+
 from qstash_receiver import VerifiedMessage
 from qstash_receiver.adapters.django import QStashVerifiedMixin, get_message, verify_qstash
 
