@@ -20,6 +20,9 @@ import time
 
 MODULES = ("qstash_receiver", "qstash_receiver.adapters.aws_lambda", "qstash", "jwt")
 BASELINE = "qstash_receiver"
+ADAPTER = "qstash_receiver.adapters.aws_lambda"
+#: What importing the Lambda adapter must not pull in (issue 3).
+ADAPTER_FORBIDDEN = ("httpx", "asyncio")
 HEAVY = ("httpx", "asyncio", "cryptography")
 ROUNDS = 21
 
@@ -94,6 +97,12 @@ def _report() -> None:
 
     startup = samples["<start-up>"]
     net = {name: [t - s for t, s in zip(samples[name], startup, strict=True)] for name in modules}
+
+    def paired_median(name: str, other: str) -> float:
+        return statistics.median(
+            t / max(o, 1e-3) for t, o in zip(net[name], net[other], strict=True)
+        )
+
     print(f"cold import, median of {ROUNDS} alternating rounds (fresh interpreter each)")
     print(f"interpreter start-up alone: {statistics.median(startup):.1f} ms\n")
     header = (
@@ -103,10 +112,7 @@ def _report() -> None:
     print(header)
     print("-" * len(header))
     for name in modules:
-        ratio = "-"
-        if BASELINE in net:
-            paired = [t / max(b, 1e-3) for t, b in zip(net[name], net[BASELINE], strict=True)]
-            ratio = f"{statistics.median(paired):.2f}x"
+        ratio = f"{paired_median(name, BASELINE):.2f}x" if BASELINE in net else "-"
         pulled = ", ".join(_heavy_imports(name)) or "none of " + "/".join(HEAVY)
         print(
             f"{name:<38} {statistics.median(samples[name]):8.1f} "
@@ -114,6 +120,15 @@ def _report() -> None:
             f"{statistics.median(importtime[name]) / 1e3:17.1f} "
             f"{ratio:>22}  {pulled}"
         )
+
+    if ADAPTER in modules:
+        print(f"\n{ADAPTER}, paired ratios of net cold-import time:")
+        for other in ("qstash", "jwt"):
+            if other in modules:
+                print(f"  {ADAPTER} / {other}: {paired_median(ADAPTER, other):.2f}x")
+        forbidden = [name for name in _heavy_imports(ADAPTER) if name in ADAPTER_FORBIDDEN]
+        verdict = "MISS" if forbidden else "PASS"
+        print(f"  {verdict}  `import {ADAPTER}` imports none of {', '.join(ADAPTER_FORBIDDEN)}")
 
     if BASELINE in modules:
         heavy = _heavy_imports(BASELINE)

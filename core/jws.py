@@ -28,6 +28,11 @@ MAX_TOKEN_LENGTH = 8192
 KeyUsed = Literal["current", "next"]
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+# base64url -> standard alphabet; "+" and "/" become "!", which a2b_base64 skips, so a
+# segment using them comes out short instead of decoding like its "-"/"_" twin.
+_FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/!!")
+# A 32-byte HMAC is 43 characters; the last one carries 2 unused bits, which must be zero.
+_CANONICAL_LAST = frozenset("AEIMQUYcgkosw048")
 
 
 def b64url(raw: bytes) -> str:
@@ -60,6 +65,17 @@ def decode_segment(segment: str) -> dict[str, Any]:
     return value
 
 
+def _signature_bytes(segment: str) -> bytes | None:
+    """The HMAC in ``segment`` if it is its one canonical spelling, else ``None``."""
+    if len(segment) != 43 or segment[-1] not in _CANONICAL_LAST:
+        return None
+    try:
+        mac = binascii.a2b_base64(segment.encode("ascii").translate(_FROM_URLSAFE) + b"=")
+    except binascii.Error:
+        return None
+    return mac if len(mac) == 32 else None  # skipped characters make it shorter
+
+
 @lru_cache(maxsize=32)
 def _check_header(segment: str) -> None:
     # Cached: every QStash token carries the same header segment.
@@ -89,10 +105,14 @@ def verify_hs256(token: str, current: bytes, next_: bytes) -> tuple[dict[str, An
         raise MalformedSignatureError()
     header, payload, signature = parts
     _check_header(header)
+    mac = _signature_bytes(signature)
+    if mac is None:
+        raise InvalidSignatureError()
+    # Decoded once, so the next key costs one HMAC and nothing else.
     signing_input = token[: len(header) + len(payload) + 1].encode("ascii")
     used: KeyUsed = "current"
-    if not hmac.compare_digest(b64url(hmac.digest(current, signing_input, "sha256")), signature):
+    if not hmac.compare_digest(hmac.digest(current, signing_input, "sha256"), mac):
         used = "next"
-        if not hmac.compare_digest(b64url(hmac.digest(next_, signing_input, "sha256")), signature):
+        if not hmac.compare_digest(hmac.digest(next_, signing_input, "sha256"), mac):
             raise InvalidSignatureError()
     return decode_segment(payload), used

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from lambda_samples import invoke
 from mypy_boto3_secretsmanager import SecretsManagerClient
 from mypy_boto3_ssm import SSMClient
 
@@ -34,7 +33,7 @@ from qstash_receiver.adapters.aws_lambda import (
     verify_qstash,
 )
 from qstash_receiver.adapters.aws_lambda.testing import signed_event
-from qstash_receiver.cli.services import free_port
+from qstash_receiver.cli.services import free_port, serving
 from qstash_receiver.env import Region
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS
 
@@ -48,33 +47,16 @@ STORED = {k: v for k, v in DEMO_ENV.items() if "SIGNING_KEY" in k or k == "QSTAS
 CANARY = "sig_canaryValueThatMustNeverBeLogged0"
 
 
+def moto_command(port: int) -> list[str]:
+    return [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+
+
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with serving(
+        "moto_server", moto_command, env=os.environ, cwd=ROOT, ready_path="/moto-api/"
+    ) as moto:
+        yield moto.url
 
 
 def secrets_client(url: str, config: Config | None = None) -> SecretsManagerClient:
@@ -236,24 +218,9 @@ def test_receiver_from_env_chooses_the_source() -> None:
 
 
 def _run_sample(env: dict[str, str], event: dict[str, Any]) -> dict[str, Any]:
-    code = (
-        "import json, sys\n"
-        "sys.path.insert(0, 'samples/aws_lambda')\n"
-        "from handler import handler\n"
-        "print(json.dumps(handler(json.load(sys.stdin), None)))\n"
-    )
     base = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        input=json.dumps(event),
-        env={**base, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    [answer], _log = invoke("handler:handler", [event], {**base, **env})
+    assert isinstance(answer, dict)
     return answer
 
 

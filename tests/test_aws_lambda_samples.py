@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,9 +17,10 @@ from typing import Any
 
 import cfnlint.decode  # type: ignore[import-untyped]  # the decoder cfn-lint parses with
 import pytest
+from lambda_samples import invoke
 
 from qstash_receiver.adapters.aws_lambda.testing import signed_event
-from qstash_receiver.cli.services import free_port
+from qstash_receiver.cli.services import serving
 from qstash_receiver.env import Region
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
@@ -38,30 +37,6 @@ def sample_env(**extra: str) -> dict[str, str]:
     """A process environment with no QStash settings but DEMO_ENV's (migration mode)."""
     keep = {k: v for k, v in os.environ.items() if "QSTASH" not in k and not k.startswith("AWS_")}
     return {**keep, **DEMO_ENV, "PYTHONDONTWRITEBYTECODE": "1", **extra}
-
-
-def invoke(entry: str, events: list[dict[str, Any]], env: dict[str, str]) -> tuple[list[Any], str]:
-    """Import ``samples/aws_lambda/<module>`` in a fresh process; its answers and its log."""
-    module, function = entry.split(":")
-    code = (
-        "import json, logging, sys\n"
-        "logging.basicConfig(level=logging.INFO, format='%(name)s %(message)s')\n"
-        "sys.path.insert(0, 'samples/aws_lambda')\n"
-        f"from {module} import {function} as entry\n"
-        "print(json.dumps([entry(event, None) for event in json.load(sys.stdin)]))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        input=json.dumps(events),
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    answers: list[Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answers, done.stderr
 
 
 def fixture(shape: str) -> dict[str, Any]:
@@ -121,32 +96,14 @@ def test_bad_environment_answers_500_per_request_not_at_import() -> None:
 @pytest.fixture(params=["handler.py:handler", "resolver_app.py:lambda_handler"])
 def bridge(request: pytest.FixtureRequest) -> Iterator[str]:
     """The demo's local HTTP-to-Lambda bridge serving one sample on a free port."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "qstash_receiver.cli.lambda_bridge", "--port", str(port),
-         "--handler", f"samples/aws_lambda/{request.param}"],
-        cwd=ROOT, env=sample_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/qstash"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-            except urllib.error.HTTPError:
-                break  # it answered (401: the probe is unsigned)
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the bridge did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "qstash_receiver.cli.lambda_bridge", "--port", str(port),
+                "--handler", f"samples/aws_lambda/{request.param}"]  # fmt: skip
+
+    # Ready once it answers at all (401 here: the probe is unsigned).
+    with serving("bridge", command, env=sample_env(), cwd=ROOT, ready_path="/qstash") as bridge:
+        yield bridge.url + "/qstash"
 
 
 def post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> tuple[int, str]:

@@ -7,14 +7,14 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import httpx
 import pytest
+from loopback import QuietHandler, in_thread
 
 from qstash_receiver import Receiver, VerifiedMessage, check_request, load_config
 from qstash_receiver.cli.devserver import DevServer, parse_duration
@@ -47,10 +47,9 @@ class Endpoint:
 def endpoint() -> Iterator[Endpoint]:
     state = Endpoint()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _record(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            headers = {k.lower(): v for k, v in self.headers.items()}
+            headers, body = self.read_request()
             state.received.append(Delivery(self.command, self.path, headers, body, time.time()))
             index = min(len(state.received), len(state.statuses)) - 1
             self.send_response(state.statuses[index])
@@ -62,19 +61,9 @@ def endpoint() -> Iterator[Endpoint]:
 
         do_POST = do_PUT = do_GET = do_DELETE = do_PATCH = _record
 
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    with in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        state.url = f"{url}/hook"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
 from qstash_receiver import DEFAULT_MAX_BODY_BYTES
+from qstash_receiver.cli.services import Service, serving
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,12 +42,6 @@ BASE_ENV = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **DEMO_
 GEN1_HOST = "us-central1-demo-project.cloudfunctions.net"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def command(kind: str, port: int) -> list[str]:
     if kind == "flask":
         return [
@@ -65,13 +58,14 @@ def command(kind: str, port: int) -> list[str]:
 @dataclass
 class Server:
     kind: str
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    stopped_with: int | None = field(default=None)
+    service: Service
+
+    @property
+    def base_url(self) -> str:
+        return self.service.url
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.service.output()
 
     def handled(self) -> Counter[str]:
         return Counter(re.findall(r"^INFO qstash_sample handled (\S+)$", self.log(), re.M))
@@ -80,32 +74,15 @@ class Server:
 @contextmanager
 def serve(kind: str, log_path: Path, env: Mapping[str, str] = BASE_ENV) -> Iterator[Server]:
     """Start a server, wait until it answers HTTP, and always stop it (SIGTERM, then kill)."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command(kind, port), cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT
-        )
-    server = Server(kind, f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"{kind} server exited early:\n{server.log()}")
-            try:
-                httpx.get(server.base_url + "/", timeout=2)  # any answer (401 here) means ready
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{kind} server never answered:\n{server.log()}")
-                time.sleep(0.1)
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            server.stopped_with = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+    with serving(
+        kind,
+        partial(command, kind),
+        env=env,
+        cwd=ROOT,
+        ready_path="/",  # any answer (401 here) means ready
+        log_path=log_path,
+    ) as service:
+        yield Server(kind, service)
 
 
 @pytest.fixture(scope="module", params=["flask", "gcf"])
@@ -288,7 +265,7 @@ def test_servers_stop_cleanly_even_when_a_test_fails(kind: str, tmp_path: Path) 
         serve(kind, tmp_path / "log") as server,
     ):
         raise RuntimeError("a failing test")
-    assert server.process.poll() is not None
-    assert server.stopped_with == 0  # SIGTERM is a graceful shutdown, not a kill
+    assert server.service.process.poll() is not None
+    assert server.service.process.returncode == 0  # SIGTERM is a graceful shutdown, not a kill
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.base_url + "/", timeout=2)

@@ -10,23 +10,15 @@ All cases run in ONE Node process (tests/interop/receiver_cases.mjs), started on
 from __future__ import annotations
 
 import base64
-import json
-import os
-import shutil
-import subprocess
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from node_runner import run_node
 
 from qstash_receiver import Receiver, SignatureError
 from qstash_receiver.testing import sign
-
-INTEROP = Path(__file__).parent / "interop"
-SCRIPT = INTEROP / "receiver_cases.mjs"
 
 CURRENT = "sig_nodeInteropCurrent000000000000"
 NEXT = "sig_nodeInteropNext000000000000000000"
@@ -42,27 +34,6 @@ TEXT_BODIES = {
 # handed to it as a string without changing its bytes. Binary bodies are covered on our side
 # only (ours hashes raw bytes); jose still signs their hash in (b).
 BINARY_BODY = bytes(range(256)) + b"\xff\xfe\x00\xc3"
-
-
-def run_node(cases: list[dict[str, Any]], env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Run the batch driver with exactly ``env`` (plus PATH); one result per case."""
-    node = shutil.which("node")
-    if node is None or not (INTEROP / "node_modules" / "@upstash" / "qstash").is_dir():
-        pytest.fail("Node 20 and tests/interop/node_modules are required: run `make node`")
-    completed = subprocess.run(
-        [node, str(SCRIPT)],
-        input=json.dumps(cases),
-        capture_output=True,
-        encoding="utf-8",
-        env={**env, "PATH": os.environ.get("PATH", "")},
-        cwd=INTEROP,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    results: list[dict[str, Any]] = json.loads(completed.stdout)
-    assert len(results) == len(cases)
-    return results
 
 
 def _ts_case(token: str, body: str, **extra: Any) -> dict[str, Any]:

@@ -12,22 +12,14 @@ pass vacuously (e.g. with both sides rejecting everything).
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 import pytest
+from node_runner import run_node
 
 from qstash_receiver import ConfigError, Receiver, SignatureError, load_config
 from qstash_receiver.testing import sign
-
-INTEROP = Path(__file__).parent / "interop"
-SCRIPT = INTEROP / "receiver_cases.mjs"
 
 URL = "https://example.com/api/qstash"
 BODY = '{"parity":true,"n":42}'
@@ -111,27 +103,6 @@ INTENDED_DIFFERENCES: dict[Cell, tuple[bool, bool]] = {
     for env in ("dev_true_on_lambda", "dev_1_on_cloud_run")
     for header in HEADERS
 }
-
-
-def run_node(cases: list[dict[str, Any]], env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Run the batch driver with exactly ``env`` (plus PATH); one result per case."""
-    node = shutil.which("node")
-    if node is None or not (INTEROP / "node_modules" / "@upstash" / "qstash").is_dir():
-        pytest.fail("Node 20 and tests/interop/node_modules are required: run `make node`")
-    completed = subprocess.run(
-        [node, str(SCRIPT)],
-        input=json.dumps(cases),
-        capture_output=True,
-        encoding="utf-8",
-        env={**env, "PATH": os.environ.get("PATH", "")},
-        cwd=INTEROP,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    results: list[dict[str, Any]] = json.loads(completed.stdout)
-    assert len(results) == len(cases)
-    return results
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
+from loopback import QuietHandler, in_thread
 
 from qstash_receiver import ConfigError, QStashError, load_config
 from qstash_receiver.cli.services import free_port
@@ -47,10 +47,9 @@ class FakeQStash:
 def qstash() -> Iterator[FakeQStash]:
     fake = FakeQStash()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            headers = {k.lower(): v for k, v in self.headers.items()}
+            headers, body = self.read_request()
             fake.requests.append(Recorded("POST", self.path, headers, body))
             self.send_response(fake.status)
             self.send_header("Content-Type", "application/json")
@@ -58,19 +57,9 @@ def qstash() -> Iterator[FakeQStash]:
             self.end_headers()
             self.wfile.write(fake.answer)
 
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    with in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def outgoing(url: str) -> Outgoing:

@@ -6,14 +6,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import httpx
 
-__all__ = ["Service", "Services", "free_port"]
+__all__ = ["Service", "Services", "free_port", "serving"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -45,14 +46,26 @@ class Service:
 class Services:
     """Subprocesses started together and stopped together (use ``with``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop_timeout: float = 5.0) -> None:
         self.running: list[Service] = []
+        self.stop_timeout = stop_timeout
 
     def start(
-        self, name: str, argv: Sequence[str], *, url: str, env: Mapping[str, str], cwd: Path
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        url: str,
+        env: Mapping[str, str],
+        cwd: Path,
+        log_path: Path | None = None,
     ) -> Service:
-        """Start ``argv`` with output captured to a temporary file."""
-        log = tempfile.NamedTemporaryFile(prefix=f"qstash-demo-{name}-", suffix=".log")  # noqa: SIM115 (closed in stop_all)
+        """Start ``argv`` with output captured to ``log_path`` (kept) or a temporary file."""
+        log: IO[bytes]
+        if log_path is None:
+            log = tempfile.NamedTemporaryFile(prefix=f"qstash-demo-{name}-", suffix=".log")  # noqa: SIM115 (closed in stop_all)
+        else:
+            log = log_path.open("wb")  # closed in stop_all
         process = subprocess.Popen(  # noqa: S603 (our own fixed command lines)
             list(argv), cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT
         )
@@ -60,14 +73,14 @@ class Services:
         self.running.append(service)
         return service
 
-    def wait_ready(self, service: Service, timeout: float = 40.0) -> str | None:
-        """None once the service answers HTTP at all, else why it did not."""
+    def wait_ready(self, service: Service, timeout: float = 40.0, path: str = "") -> str | None:
+        """None once ``service.url + path`` answers HTTP at all, else why it did not."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if service.process.poll() is not None:
                 return f"exited with status {service.process.returncode}"
             try:
-                httpx.get(service.url, timeout=2.0)
+                httpx.get(service.url + path, timeout=2.0)
             except httpx.HTTPError:
                 time.sleep(0.1)
                 continue
@@ -75,13 +88,13 @@ class Services:
         return f"did not answer within {timeout:.0f} s"
 
     def stop_all(self) -> None:
-        """Terminate every process (kill after 5 s) and close the logs."""
+        """Terminate every process (kill after ``stop_timeout`` s) and close the logs."""
         for service in self.running:
             if service.process.poll() is None:
                 service.process.terminate()
         for service in self.running:
             try:
-                service.process.wait(timeout=5)
+                service.process.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 service.process.kill()
                 service.process.wait()
@@ -93,3 +106,34 @@ class Services:
 
     def __exit__(self, *_: object) -> None:
         self.stop_all()
+
+
+@contextmanager
+def serving(
+    name: str,
+    command: Callable[[int], Sequence[str]],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    ready_path: str = "",
+    ready_timeout: float = 60.0,
+    stop_timeout: float = 20.0,
+    log_path: Path | None = None,
+) -> Iterator[Service]:
+    """One service on a free loopback port (``command(port)``), ready, stopped on exit.
+
+    The service's ``url`` is ``http://127.0.0.1:<port>``; it is ready once ``url + ready_path``
+    answers HTTP at all.
+
+    Raises:
+        RuntimeError: it exited or did not answer within ``ready_timeout`` s (with its output).
+    """
+    port = free_port()
+    with Services(stop_timeout) as services:
+        service = services.start(
+            name, command(port), url=f"http://127.0.0.1:{port}", env=env, cwd=cwd, log_path=log_path
+        )
+        why = services.wait_ready(service, ready_timeout, ready_path)
+        if why is not None:
+            raise RuntimeError(f"{name} {why}:\n{service.output()}")
+        yield service

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
+from qstash_receiver.cli.services import serving
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,12 +31,6 @@ FORGED_KEY = "sig_forgedByMallory0000000000000"
 SERVER_ENV = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **DEMO_ENV}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def command(server: str, port: int) -> list[str]:
     if server == "gunicorn":
         return [
@@ -49,46 +41,6 @@ def command(server: str, port: int) -> list[str]:
         *(sys.executable, "-m", "uvicorn", "qstash_sample.asgi:application"),
         *("--app-dir", str(SAMPLE), "--host", "127.0.0.1", "--port", str(port)),
     ]
-
-
-@dataclass
-class Server:
-    base_url: str
-    log_path: Path
-    process: subprocess.Popen[bytes]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-@contextmanager
-def running(server: str, log_path: Path) -> Iterator[Server]:
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command(server, port), cwd=ROOT, env=SERVER_ENV, stdout=log, stderr=subprocess.STDOUT
-        )
-    running_server = Server(f"http://127.0.0.1:{port}", log_path, process)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"{server} exited early:\n{running_server.log()}")
-            try:
-                httpx.get(running_server.base_url + PATHS[0], timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{server} never answered:\n{running_server.log()}")
-                time.sleep(0.2)
-        yield running_server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
 
 
 @dataclass(frozen=True)
@@ -142,9 +94,19 @@ def test_sample_on_a_real_server_runs_the_view_exactly_for_genuine_deliveries(
     server: str, tmp_path: Path
 ) -> None:
     sent: list[Delivery] = []
-    with running(server, tmp_path / f"{server}.log") as live, httpx.Client(timeout=30) as client:
+    with (
+        serving(
+            server,
+            partial(command, server),
+            env=SERVER_ENV,
+            cwd=ROOT,
+            ready_path=PATHS[0],
+            log_path=tmp_path / f"{server}.log",
+        ) as live,
+        httpx.Client(timeout=30) as client,
+    ):
         for number, path in enumerate(PATHS):
-            url = live.base_url + path
+            url = live.url + path
             for delivery in deliveries(url, f"{server}{number}"):
                 response = client.request(
                     delivery.method, url, content=delivery.body, headers=delivery.headers
@@ -164,12 +126,12 @@ def test_sample_on_a_real_server_runs_the_view_exactly_for_genuine_deliveries(
         # Above the limit (10 MiB here): answered 413 before the view, by the library.
         big = b"z" * (10 * 1024 * 1024 + 1)
         headers = signed_headers(big, key=EU_CURRENT, region="EU_CENTRAL_1", message_id="big")
-        response = client.post(live.base_url + PATHS[0], content=big, headers=headers)
+        response = client.post(live.url + PATHS[0], content=big, headers=headers)
         assert (response.status_code, response.text) == (
             413,
             "413 Payload Too Large: body_too_large",
         )
-    log = live.log()
+    log = live.output()
     handled = Counter(re.findall(r"^INFO qstash_sample handled (\S+)$", log, re.MULTILINE))
     genuine = Counter(d.message_id for d in sent if d.status == 200)
     assert len(genuine) == 5 * len(PATHS)
