@@ -138,11 +138,12 @@ class Receiver:
         Raises:
             SignatureError: a subclass naming the failed check (``.reason``).
             ConfigError: no usable signing keys.
+            ValueError: ``clock_tolerance`` is negative or NaN (a programming error).
         """
         if not signature:
             raise MissingSignatureError()
-        if clock_tolerance < 0:
-            raise ValueError("clock_tolerance must not be negative")
+        if not clock_tolerance >= 0:  # also NaN, which would make every time check pass
+            raise ValueError("clock_tolerance must not be negative or NaN")
         keys = self.config.keys_for(upstash_region)
         claims, used = verify_hs256(signature, keys.current.encoded, keys.next.encoded)
         check_claims(claims, self._clock(), clock_tolerance)

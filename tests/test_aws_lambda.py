@@ -263,6 +263,17 @@ def test_null_headers_are_a_missing_signature() -> None:
     assert_rejected(run(event), "rest", 401, "missing_signature")
 
 
+@pytest.mark.parametrize("cookies", [5, {"a": "b"}, True])
+@pytest.mark.parametrize("shape_name", ["http_api", "function_url"])
+def test_a_cookies_field_that_is_no_list_is_ignored_not_a_crash(
+    shape_name: str, cookies: object
+) -> None:
+    event = signed_event(load(SHAPES[shape_name]), BODY, key=DEMO_KEYS[US][0], region=US)
+    event["cookies"] = cookies
+    assert run(event)["statusCode"] == 200
+    assert "cookie" not in get_message(calls[0]).headers
+
+
 @pytest.mark.parametrize(
     "event",
     [load("sqs.json"), load("s3_put.json"), {}, {"requestContext": {}}, "not an event", None],

@@ -248,6 +248,15 @@ def test_verify_tolerance_accepts_a_slightly_expired_signature(
     assert verify(capsys, tmp_path, signature, BODY, *argv, "--tolerance", "60")[0] == 0
 
 
+def test_verify_refuses_a_nan_tolerance(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    signature = us_signature(now=time.time() - 3600)  # long expired
+    argv = ("--region", "US_EAST_1", "--tolerance", "nan")
+    status, out = verify(capsys, tmp_path, signature, BODY, *argv)
+    assert status == 2
+    assert "error: --tolerance must" in out
+    assert "OK" not in out
+
+
 def test_verify_a_captured_headers_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     headers = signed_headers(BODY, key=DEMO_KEYS["EU_CENTRAL_1"][1], url=URL, region="EU_CENTRAL_1")
     capture = tmp_path / "headers.txt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -144,6 +145,23 @@ def test_bad_publishes_get_a_clear_error(
     )
     assert answer.status_code == status
     assert error in answer.json()["error"]
+
+
+def test_negative_content_length_is_refused_not_read_to_eof(dev: DevServer) -> None:
+    # httpx refuses to send it, so a raw socket; the connection stays open, as a client's
+    # would, so a server reading "to the end" would wait until the timeout below.
+    token = DEMO_ENV["US_EAST_1_QSTASH_TOKEN"]
+    port = int(dev.url("US_EAST_1").rsplit(":", 1)[1])
+    request = (
+        "POST /v2/publish/https://x.test HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: -1\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(request.encode())
+        answer = client.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 400 ")
+    assert "invalid Content-Length" in answer
+    assert dev.attempts == []
 
 
 def test_publish_error_surfaces_through_the_publisher(dev: DevServer) -> None:

@@ -354,6 +354,13 @@ def test_negative_tolerance_is_a_programming_error() -> None:
         receiver().verify(signature=signed(), body=BODY, clock_tolerance=-1)
 
 
+def test_nan_tolerance_is_refused_not_a_disabled_expiry_check() -> None:
+    # Every comparison with NaN is false: taken as is, it would accept any expired token.
+    expired = signed(exp=NOW - 3600, nbf=NOW - 4000, iat=NOW - 4000)
+    with pytest.raises(ValueError, match="clock_tolerance"):
+        receiver().verify(signature=expired, body=BODY, clock_tolerance=float("nan"))
+
+
 def test_clock_is_called_per_verification() -> None:
     times = iter([NOW, NOW + 1000])
     moving = Receiver(

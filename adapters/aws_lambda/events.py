@@ -85,9 +85,10 @@ def _headers(proxy: BaseProxyEvent) -> HeaderSource:
         for name, value in source.items()
         if isinstance(value, (str, list))
     }
-    if isinstance(proxy, APIGatewayProxyEventV2) and proxy.cookies:
+    cookies = raw.get("cookies")
+    if isinstance(proxy, APIGatewayProxyEventV2) and isinstance(cookies, list) and cookies:
         # Payload 2.0 moves Cookie headers into "cookies"; put them back for message.headers.
-        headers.setdefault("cookie", "; ".join(str(c) for c in proxy.cookies))
+        headers.setdefault("cookie", "; ".join(str(c) for c in cookies))
     return headers
 
 

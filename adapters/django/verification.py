@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
     ConfigError,
+    MalformedBodyError,
     PayloadTooLargeError,
     Receiver,
     Rejection,
@@ -63,6 +64,8 @@ def verify_request(
     except RequestDataTooBig:  # Django would answer 400; the delivery is too large: 413
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or max_body_bytes
         return _answer(rejection_for(PayloadTooLargeError(limit)))
+    except ValueError:  # a malformed Content-Length that the server passed on (runserver)
+        return _answer(rejection_for(MalformedBodyError()))
     result = check_request(
         active,
         request.headers,

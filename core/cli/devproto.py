@@ -104,6 +104,8 @@ def read_publish(
         length = int(headers.get("Content-Length") or 0)
     except ValueError:
         raise PublishRefused(400, "invalid Content-Length") from None
+    if length < 0:  # read(-1) would wait for the client to close the connection
+        raise PublishRefused(400, "invalid Content-Length")
     if length > MAX_BODY_BYTES:
         raise PublishRefused(413, "message too large")
     return destination, body.read(length)

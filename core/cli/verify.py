@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         CliError, ConfigError: bad input or an invalid environment (exit 2).
     """
-    if args.tolerance < 0:
-        raise CliError("--tolerance must not be negative")
+    if not args.tolerance >= 0:  # NaN too: it would disable the expiry check
+        raise CliError("--tolerance must be a number of seconds, not negative")
     headers = _headers(args)
     receiver = _receiver(args)
     body = read_body(args.file, args.data)

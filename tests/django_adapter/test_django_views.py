@@ -359,6 +359,30 @@ def test_declared_oversize_body_is_refused_unread(is_async: bool, is_class: bool
     assert stream.reads == 0
 
 
+@pytest.mark.parametrize("is_async", [False, True])
+@pytest.mark.parametrize("is_class", [False, True])
+@pytest.mark.parametrize("length", ["abc", "7,7", "1e3"])
+def test_malformed_content_length_is_a_401_not_a_crash(
+    is_async: bool, is_class: bool, length: str
+) -> None:
+    # gunicorn and uvicorn refuse such a request themselves; runserver passes it on, and
+    # Django's request.body then raises ValueError.
+    headers = signed_headers(BODY, key=EU_CURRENT, region="EU_CENTRAL_1")
+    request = RequestFactory().post(
+        "/x/", BODY, content_type="application/json", headers=headers, CONTENT_LENGTH=length
+    )
+    view: Callable[..., Any]
+    if is_class:
+        hook = urls.AsyncHook if is_async else urls.SyncHook
+        view = hook.as_view(qstash_receiver=urls.DEMO_RECEIVER)
+    else:
+        view = urls.make_function_view(is_async, urls.VARIANTS["demo"])
+    result: Any = view(request)
+    answer = async_to_sync(_awaited)(result) if is_async else result
+    assert (answer.status_code, answer.content) == (401, b"401 Unauthorized: malformed_body")
+    assert urls.RAN == []
+
+
 def test_decorator_keeps_the_view_and_its_type() -> None:
     def plain(request: HttpRequest) -> HttpResponse:
         return HttpResponse("ok")
