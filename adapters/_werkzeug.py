@@ -11,14 +11,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
-    ConfigError,
     Receiver,
     Rejection,
     VerifiedMessage,
     check_content_length,
     check_request,
 )
-from qstash_receiver.request import rejection_for
 
 #: The ``flask.g`` attribute holding the :class:`VerifiedMessage` of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"
@@ -81,13 +79,9 @@ class Guard:
         body = _read_body(request, self.max_body_bytes)
         if isinstance(body, Rejection):
             return body
-        try:
-            receiver = self.receiver()
-        except ConfigError as error:  # an invalid configuration: retryable 500
-            return rejection_for(error)
         url = self.url(request) if callable(self.url) else self.url
         return check_request(
-            receiver,
+            self.receiver,
             request.headers.items(),
             body,
             url=url,

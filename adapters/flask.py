@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Mapping
 from typing import cast
@@ -31,7 +30,7 @@ from qstash_receiver import (
     VerifiedMessage,
     load_config,
 )
-from qstash_receiver.env import REGIONS
+from qstash_receiver.config import overlay_settings
 
 from ._views import verify_qstash
 from ._werkzeug import EXTENSION, MESSAGE_ATTRIBUTE, Guard, UrlOption, current_message
@@ -46,8 +45,6 @@ __all__ = [
     "SignatureError",
     "ConfigError",
 ]
-
-_PREFIXES = ("QSTASH_", *(f"{region}_QSTASH_" for region in REGIONS))
 
 
 class QStash:
@@ -78,11 +75,7 @@ class QStash:
 
     def environ(self, app: Flask) -> dict[str, str]:
         """What ``load_config`` sees for ``app``: the environment overlaid with app.config."""
-        merged = dict(os.environ if self._environ is None else self._environ)
-        for name, value in app.config.items():
-            if name.startswith(_PREFIXES) and value is not None:
-                merged[name] = str(value).lower() if isinstance(value, bool) else str(value)
-        return merged
+        return overlay_settings(app.config.get, self._environ)
 
     def receiver(self, app: Flask | None = None) -> Receiver:
         """The :class:`Receiver` of ``app`` (default: the current app), built on first use.

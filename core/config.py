@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,7 +17,14 @@ from .env import Region, normalize_region
 from .errors import ConfigError
 from .secret import Secret
 
-__all__ = ["ConfigWarning", "Outgoing", "QStashConfig", "SigningKeys", "load_config"]
+__all__ = [
+    "ConfigWarning",
+    "Outgoing",
+    "QStashConfig",
+    "SigningKeys",
+    "load_config",
+    "overlay_settings",
+]
 
 logger = logging.getLogger("qstash_receiver")
 
@@ -230,6 +237,23 @@ def _outgoing(
     return Outgoing(final_url, token_secret, "default", warnings=tuple(warnings))
 
 
+def overlay_settings(
+    lookup: Callable[[str], object], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``environ`` (default ``os.environ``) overlaid with framework settings of the same names.
+
+    ``lookup(name)`` returns a setting or ``None`` (absent: the environment variable stays).
+    Booleans become ``true``/``false`` (``QSTASH_DEV = True``); other values ``str()``. The
+    result is what :func:`load_config` should see, so the resolution rules stay there.
+    """
+    merged = dict(os.environ if environ is None else environ)
+    for name in E.CONFIG_NAMES:
+        value = lookup(name)
+        if value is not None:
+            merged[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return merged
+
+
 def load_config(
     env: Mapping[str, str] | None = None,
     *,
@@ -248,7 +272,7 @@ def load_config(
     ``QSTASH_URL``, ``QSTASH_TOKEN``, ``QSTASH_CURRENT_SIGNING_KEY``,
     ``QSTASH_NEXT_SIGNING_KEY``, the same four prefixed with ``EU_CENTRAL_1_`` or
     ``US_EAST_1_``, and ``AWS_LAMBDA_FUNCTION_NAME`` / ``K_SERVICE`` to detect a cloud
-    runtime.
+    runtime (in ``env`` and in the process environment, whichever ``env`` is).
 
     Raises:
         ConfigError: ``QSTASH_DEV`` has an invalid value, dev mode is asked for on a cloud
@@ -256,7 +280,9 @@ def load_config(
     """
     source: Mapping[str, str] = os.environ if env is None else env
     warnings: list[str] = []
-    cloud = _cloud_runtime(source)
+    # The runtime is a fact about this process, not about the mapping a caller passes in:
+    # a hand-built mapping must not be a way around the refusal of the public dev keys.
+    cloud = _cloud_runtime(source) or _cloud_runtime(os.environ)
     dev = _dev_mode(source, dev_mode)
     if dev and cloud:
         raise ConfigError(f"QStash dev mode is refused on {cloud}: the dev signing keys are public")

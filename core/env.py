@@ -49,6 +49,16 @@ def regional(region: Region, name: str) -> str:
     return f"{region}_{name}"
 
 
+#: Every QStash variable ``load_config`` reads (framework settings may set the same names).
+CONFIG_NAMES: Final[tuple[str, ...]] = (
+    QSTASH_REGION,
+    QSTASH_DEV,
+    QSTASH_DEV_PORT,
+    *REGIONAL_NAMES,
+    *(regional(region, name) for region in REGIONS for name in REGIONAL_NAMES),
+)
+
+
 def normalize_region(value: str | None) -> Region | None:
     """``us-east-1`` / ``US-EAST-1`` / ``us_east_1`` -> ``US_EAST_1``; anything else -> None."""
     if not value:

@@ -6,6 +6,7 @@ This module is the only place where an answer's status code is decided.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import (
@@ -22,6 +23,7 @@ from .verify import Body, Receiver
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "ReceiverSource",
     "Rejection",
     "check_content_length",
     "check_request",
@@ -34,6 +36,10 @@ logger = logging.getLogger("qstash_receiver")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
 SIGNATURE_HEADER = "upstash-signature"
+
+#: A receiver, or a function returning one (called per request; it may raise ConfigError,
+#: e.g. when keys cannot be fetched, which is answered like any configuration error: 500).
+ReceiverSource = Receiver | Callable[[], Receiver]
 _TRANSPORT_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "accept-encoding", "user-agent"}
 )
@@ -98,7 +104,7 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def check_request(
-    receiver: Receiver,
+    receiver: ReceiverSource,
     headers: HeaderInput,
     body: Body,
     *,
@@ -110,11 +116,13 @@ def check_request(
 
     Returns the :class:`VerifiedMessage` (with the ``Upstash-*`` delivery headers filled in)
     or a :class:`Rejection` carrying the status and text to answer with. Never raises for
-    bad input; a missing configuration becomes a 500 rejection.
+    bad input; a missing configuration (also one raised by a ``receiver`` factory) becomes a
+    500 rejection.
     """
     view = headers if isinstance(headers, Headers) else Headers(headers)
     raw = body.encode("utf-8") if isinstance(body, str) else body  # the limit counts bytes
     try:
+        active = receiver if isinstance(receiver, Receiver) else receiver()
         if len(raw) > max_body_bytes:
             raise PayloadTooLargeError(max_body_bytes)
         signatures = view.get_all(SIGNATURE_HEADER)
@@ -122,7 +130,7 @@ def check_request(
             raise MissingSignatureError()
         if len(signatures) > 1 or "," in signatures[0]:
             raise DuplicateSignatureError()
-        message = receiver.verify(
+        message = active.verify(
             signature=signatures[0].strip(),
             body=raw,
             url=url,

@@ -150,3 +150,5 @@ def test_template_deploys_this_sample_with_least_privilege() -> None:
             assert parameter["NoEcho"] is True
             assert f"${{{name}}}" in secret_string["Fn::Sub"]
     assert set(template["Outputs"]) >= {"HttpApiEndpoint", "RestApiEndpoint", "FunctionUrlEndpoint"}
+    # Binary bodies reach the REST API integration base64-encoded, unaltered.
+    assert template["Globals"]["Api"]["BinaryMediaTypes"] == ["*~1*"]

@@ -17,7 +17,7 @@ import pytest
 
 from qstash_receiver import ConfigError, QStashConfig, load_config
 from qstash_receiver import config as config_module
-from qstash_receiver.config import ConfigWarning
+from qstash_receiver.config import ConfigWarning, overlay_settings
 
 DEV_CURRENT = "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r"
 DEV_NEXT = "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs"
@@ -682,3 +682,49 @@ def test_load_config_none_reads_the_process_environment() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["US_EAST_1", "region", "https://qstash-us-east-1.upstash.io"]
+
+
+@pytest.mark.parametrize(
+    ("marker", "call"),
+    [
+        ("AWS_LAMBDA_FUNCTION_NAME", "load_config({}, dev_mode=True)"),
+        ("K_SERVICE", "load_config({'QSTASH_DEV': '1'})"),
+    ],
+)
+def test_a_hand_built_mapping_cannot_bring_dev_keys_onto_a_cloud_runtime(
+    marker: str, call: str
+) -> None:
+    # The runtime marker is only in the process environment, not in the mapping passed.
+    script = (
+        "from qstash_receiver import ConfigError, load_config\n"
+        "try:\n"
+        f"    {call}\n"
+        "    print('accepted')\n"
+        "except ConfigError as e:\n"
+        "    print('refused', e)\n"
+    )
+    env = {marker: "fn", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused QStash dev mode is refused on"), done.stdout
+
+
+def test_overlay_settings_lays_qstash_settings_over_the_environment() -> None:
+    settings: dict[str, object] = {
+        "QSTASH_DEV": True,
+        "QSTASH_REGION": None,  # absent: the environment's value stays
+        "US_EAST_1_QSTASH_TOKEN": "tok",
+        "QSTASH_DEV_PORT": 9090,
+        "SECRET_KEY": "not ours",
+    }
+    merged = overlay_settings(settings.get, {"QSTASH_REGION": "EU_CENTRAL_1", "PATH": "/bin"})
+    assert merged == {
+        "QSTASH_REGION": "EU_CENTRAL_1",
+        "PATH": "/bin",
+        "QSTASH_DEV": "true",
+        "US_EAST_1_QSTASH_TOKEN": "tok",
+        "QSTASH_DEV_PORT": "9090",
+    }
+    assert overlay_settings({"QSTASH_DEV": False}.get, {})["QSTASH_DEV"] == "false"

@@ -13,6 +13,7 @@ import pytest
 
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
+    ConfigError,
     Headers,
     Receiver,
     Rejection,
@@ -317,3 +318,21 @@ def test_rejection_text_for_every_status() -> None:
         Rejection(500, "configuration_error").text
         == "500 Internal Server Error: configuration_error"
     )
+
+
+def test_a_receiver_factory_is_called_per_request_and_its_config_error_is_a_500() -> None:
+    calls: list[int] = []
+
+    def broken() -> Receiver:
+        calls.append(1)
+        raise ConfigError("cannot fetch the keys")
+
+    def working() -> Receiver:
+        calls.append(2)
+        return RECEIVER
+
+    failed = check_request(broken, delivery(), BODY)
+    assert isinstance(failed, Rejection)
+    assert (failed.status, failed.reason) == (500, "configuration_error")
+    assert verified(check_request(working, delivery(), BODY)).body == BODY
+    assert calls == [1, 2]

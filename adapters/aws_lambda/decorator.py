@@ -8,11 +8,9 @@ from typing import Any, TypeVar, overload
 
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
-    ConfigError,
     Receiver,
     Rejection,
 )
-from qstash_receiver.request import rejection_for
 
 from .events import check_event, to_proxy_event
 from .keys import receiver_from_env
@@ -50,13 +48,9 @@ def _decorator(
         @functools.wraps(handler)
         def wrapper(event: dict[str, Any], context: Any) -> R | dict[str, Any]:
             proxy = to_proxy_event(event)
-            try:
-                active = slot.get()
-            except ConfigError as error:
-                return rejection_response(proxy, rejection_for(error))
             result = check_event(
                 proxy,
-                active,
+                slot.get,
                 url=url,
                 clock_tolerance=clock_tolerance,
                 max_body_bytes=max_body_bytes,

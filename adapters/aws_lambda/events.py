@@ -21,12 +21,11 @@ from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
     MalformedBodyError,
     QStashError,
-    Receiver,
     Rejection,
     VerifiedMessage,
     check_request,
 )
-from qstash_receiver.request import rejection_for
+from qstash_receiver.request import ReceiverSource, rejection_for
 
 __all__ = ["UnsupportedEventError", "check_event", "request_parts", "to_proxy_event"]
 
@@ -118,7 +117,7 @@ def request_parts(proxy: BaseProxyEvent) -> tuple[HeaderSource, bytes]:
 
 def check_event(
     proxy: BaseProxyEvent,
-    receiver: Receiver,
+    receiver: ReceiverSource,
     *,
     url: str | None = None,
     clock_tolerance: float = 0,

@@ -10,8 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, ConfigError, Receiver, Rejection
-from qstash_receiver.request import rejection_for
+from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, Rejection
 
 from .decorator import ReceiverSlot
 from .events import check_event
@@ -59,13 +58,9 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
 
     def handler(self, app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """Verify, then call the next middleware or the route; or answer the rejection."""
-        try:
-            receiver = self._slot.get()
-        except ConfigError as error:
-            return _answer(rejection_for(error))
         result = check_event(
             app.current_event,
-            receiver,
+            self._slot.get,
             url=self._url,
             clock_tolerance=self._tolerance,
             max_body_bytes=self._limit,

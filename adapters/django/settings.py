@@ -9,7 +9,6 @@ goes to :func:`qstash_receiver.load_config`, which owns every resolution rule.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -18,23 +17,12 @@ from django.core.signals import setting_changed
 
 from qstash_receiver import QStashConfig, Receiver, load_config
 from qstash_receiver import env as E
+from qstash_receiver.config import overlay_settings
 
 __all__ = ["SETTING_NAMES", "get_config", "get_receiver", "qstash_environ"]
 
 #: The names read from Django settings (each falls back to the environment variable).
-SETTING_NAMES: Final[tuple[str, ...]] = (
-    E.QSTASH_REGION,
-    E.QSTASH_DEV,
-    E.QSTASH_DEV_PORT,
-    *E.REGIONAL_NAMES,
-    *(E.regional(region, name) for region in E.REGIONS for name in E.REGIONAL_NAMES),
-)
-
-
-def _as_env_value(value: Any) -> str:
-    if isinstance(value, bool):  # QSTASH_DEV = True in settings.py
-        return "true" if value else "false"
-    return str(value)
+SETTING_NAMES: Final[tuple[str, ...]] = E.CONFIG_NAMES
 
 
 def qstash_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -45,12 +33,7 @@ def qstash_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
     Environment variables read: those of :func:`qstash_receiver.load_config`.
     """
-    merged = dict(os.environ if environ is None else environ)
-    for name in SETTING_NAMES:
-        value = getattr(settings, name, None)
-        if value is not None:
-            merged[name] = _as_env_value(value)
-    return merged
+    return overlay_settings(lambda name: getattr(settings, name, None), environ)
 
 
 @functools.cache

@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponse
 
 from qstash_receiver import (
     DEFAULT_MAX_BODY_BYTES,
-    ConfigError,
     MalformedBodyError,
     PayloadTooLargeError,
     Receiver,
@@ -56,10 +55,6 @@ def verify_request(
     if early is not None:
         return _answer(early)
     try:
-        active = receiver if receiver is not None else get_receiver()
-    except ConfigError as error:  # invalid settings/environment: retryable 500
-        return _answer(rejection_for(error))
-    try:
         body = request.body  # the only read; later request.body calls reuse it
     except RequestDataTooBig:  # Django would answer 400; the delivery is too large: 413
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or max_body_bytes
@@ -67,7 +62,7 @@ def verify_request(
     except ValueError:  # a malformed Content-Length that the server passed on (runserver)
         return _answer(rejection_for(MalformedBodyError()))
     result = check_request(
-        active,
+        receiver if receiver is not None else get_receiver,
         request.headers,
         body,
         url=url,
