@@ -15,6 +15,7 @@ from qstash_receiver import (
     Rejection,
     VerifiedMessage,
     check_content_length,
+    check_options,
     check_request,
 )
 
@@ -67,6 +68,9 @@ class Guard:
     url: UrlOption = None
     clock_tolerance: float = 0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        check_options(self.clock_tolerance, self.max_body_bytes)  # at decoration time
 
     def __call__(self) -> Response | None:
         result = self.check(request)

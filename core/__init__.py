@@ -31,7 +31,13 @@ from .errors import (
 )
 from .headers import Headers
 from .message import VerifiedMessage
-from .request import DEFAULT_MAX_BODY_BYTES, Rejection, check_content_length, check_request
+from .request import (
+    DEFAULT_MAX_BODY_BYTES,
+    Rejection,
+    check_content_length,
+    check_options,
+    check_request,
+)
 from .verify import Receiver
 
 __all__ = [
@@ -46,6 +52,7 @@ __all__ = [
     # framework-neutral request check (used by every adapter)
     "check_request",
     "check_content_length",
+    "check_options",
     "Rejection",
     "Headers",
     "DEFAULT_MAX_BODY_BYTES",

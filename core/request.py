@@ -19,13 +19,14 @@ from .errors import (
 )
 from .headers import HeaderInput, Headers
 from .message import VerifiedMessage
-from .verify import Body, Receiver
+from .verify import Body, Receiver, check_tolerance
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "ReceiverSource",
     "Rejection",
     "check_content_length",
+    "check_options",
     "check_request",
     "rejection_for",
 ]
@@ -81,6 +82,22 @@ def rejection_for(error: QStashError) -> Rejection:
         logger.error("QStash delivery answered 500: %s", error)
         return Rejection(500, "configuration_error")
     return Rejection(500, "internal_error")
+
+
+def check_options(clock_tolerance: float, max_body_bytes: int) -> None:
+    """Validate adapter options once, when a view or handler is decorated.
+
+    Raises:
+        ValueError: ``clock_tolerance`` negative or NaN, or ``max_body_bytes`` not an
+            ``int`` >= 0 (a float NaN limit would silently switch the limit off).
+    """
+    check_tolerance(clock_tolerance)
+    if (
+        isinstance(max_body_bytes, bool)
+        or not isinstance(max_body_bytes, int)
+        or max_body_bytes < 0
+    ):
+        raise ValueError("max_body_bytes must be an int >= 0")
 
 
 def check_content_length(value: str | int | None, max_body_bytes: int) -> Rejection | None:

@@ -24,7 +24,7 @@ from .errors import (
 from .jws import b64url, verify_hs256
 from .message import VerifiedMessage
 
-__all__ = ["Body", "Receiver", "body_hash"]
+__all__ = ["Body", "Receiver", "body_hash", "check_tolerance"]
 
 ISSUER = "Upstash"
 
@@ -35,6 +35,16 @@ def body_hash(body: Body) -> str:
     """Unpadded base64url SHA-256 of the raw body (``str`` is hashed as UTF-8)."""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     return b64url(hashlib.sha256(raw).digest())
+
+
+def check_tolerance(clock_tolerance: float) -> None:
+    """Refuse a tolerance that would weaken the time checks.
+
+    Raises:
+        ValueError: negative or NaN (NaN would make every time comparison pass).
+    """
+    if not clock_tolerance >= 0:
+        raise ValueError("clock_tolerance must be a number of seconds >= 0 (not NaN)")
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
@@ -142,8 +152,7 @@ class Receiver:
         """
         if not signature:
             raise MissingSignatureError()
-        if not clock_tolerance >= 0:  # also NaN, which would make every time check pass
-            raise ValueError("clock_tolerance must not be negative or NaN")
+        check_tolerance(clock_tolerance)
         keys = self.config.keys_for(upstash_region)
         claims, used = verify_hs256(signature, keys.current.encoded, keys.next.encoded)
         check_claims(claims, self._clock(), clock_tolerance)

@@ -6,11 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from qstash_receiver import (
-    DEFAULT_MAX_BODY_BYTES,
-    Receiver,
-    Rejection,
-)
+from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, Rejection, check_options
 
 from .events import check_event, to_proxy_event
 from .keys import receiver_from_env
@@ -42,6 +38,7 @@ class ReceiverSlot:
 def _decorator(
     url: str | None, clock_tolerance: float, max_body_bytes: int, receiver: Receiver | None
 ) -> Callable[[LambdaHandler[R]], VerifiedHandler[R]]:
+    check_options(clock_tolerance, max_body_bytes)
     slot = ReceiverSlot(receiver)
 
     def decorate(handler: LambdaHandler[R]) -> VerifiedHandler[R]:

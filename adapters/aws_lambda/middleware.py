@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, Rejection
+from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, Rejection, check_options
 
 from .decorator import ReceiverSlot
 from .events import check_event
@@ -53,6 +53,7 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         receiver: Receiver | None = None,
     ) -> None:
         super().__init__()
+        check_options(clock_tolerance, max_body_bytes)
         self._slot = ReceiverSlot(receiver)
         self._url, self._tolerance, self._limit = url, clock_tolerance, max_body_bytes
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast, overload
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver
+from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, check_options
 
 from .verification import verify_request
 
@@ -88,6 +88,7 @@ def verify_qstash(
         Nothing of its own per request: every verification or configuration failure becomes
         a response. The view's own exceptions propagate.
     """
+    check_options(clock_tolerance, max_body_bytes)
     options: dict[str, Any] = {
         "receiver": receiver,
         "url": url,

@@ -10,7 +10,7 @@ from django.http.response import HttpResponseBase
 from django.utils.decorators import classonlymethod
 from django.views import View
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, VerifiedMessage
+from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, VerifiedMessage, check_options
 
 from .verification import get_message, verify_request
 
@@ -42,6 +42,10 @@ class QStashVerifiedMixin(View):
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
         """The view function, marked CSRF-exempt (QStash sends no CSRF token)."""
+        check_options(
+            initkwargs.get("qstash_clock_tolerance", cls.qstash_clock_tolerance),
+            initkwargs.get("qstash_max_body_bytes", cls.qstash_max_body_bytes),
+        )
         view = super().as_view(**initkwargs)
         view.csrf_exempt = True  # type: ignore[attr-defined]
         return view

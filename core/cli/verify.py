@@ -10,7 +10,7 @@ from ..config import load_config
 from ..errors import ConfigError, SignatureError
 from ..message import VerifiedMessage
 from ..request import check_request
-from ..verify import Receiver
+from ..verify import Receiver, check_tolerance
 from ._common import CliError, add_env_options, read_env, region_arg
 from .sign import read_body
 
@@ -87,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         CliError, ConfigError: bad input or an invalid environment (exit 2).
     """
-    if not args.tolerance >= 0:  # NaN too: it would disable the expiry check
-        raise CliError("--tolerance must be a number of seconds, not negative")
+    try:
+        check_tolerance(args.tolerance)
+    except ValueError as error:
+        raise CliError("--tolerance must be a number of seconds >= 0 (not NaN)") from error
     headers = _headers(args)
     receiver = _receiver(args)
     body = read_body(args.file, args.data)

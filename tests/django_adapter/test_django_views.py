@@ -396,3 +396,22 @@ def test_decorator_keeps_the_view_and_its_type() -> None:
         assert wrapped is not view
         assert wrapped.__name__ == "plain"
         assert wrapped.__wrapped__ is plain  # type: ignore[attr-defined]
+
+
+def test_bad_options_are_refused_when_decorating_or_building_the_view() -> None:
+    from django.views import View
+
+    def view(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("ok")
+
+    class Hook(QStashVerifiedMixin, View):
+        def post(self, request: HttpRequest) -> HttpResponse:
+            return HttpResponse("ok")
+
+    with pytest.raises(ValueError, match="clock_tolerance"):
+        verify_qstash(clock_tolerance=float("nan"))(view)
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        verify_qstash(max_body_bytes=-1)(view)
+    with pytest.raises(ValueError, match="clock_tolerance"):
+        Hook.as_view(qstash_clock_tolerance=-3)
+    Hook.as_view()  # the defaults are fine
