@@ -166,7 +166,7 @@ def _cloud_runtime(env: Mapping[str, str]) -> str | None:
 
 
 def _clean_url(url: str) -> str:
-    url = url.rstrip("/")
+    url = url.removesuffix("/")  # one slash, as @upstash/qstash strips it
     return E.DEFAULT_URL if url == E.LEGACY_PUBLISH_URL else url
 
 

@@ -59,6 +59,15 @@ CONFIG_NAMES: Final[tuple[str, ...]] = (
 )
 
 
+#: The methods QStash delivers with (``Upstash-Method``).
+HTTP_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def region_header(region: str) -> str:
+    """The ``Upstash-Region`` spelling QStash sends: ``US_EAST_1`` -> ``US-EAST-1``."""
+    return region.replace("_", "-").upper()
+
+
 def normalize_region(value: str | None) -> Region | None:
     """``us-east-1`` / ``US-EAST-1`` / ``us_east_1`` -> ``US_EAST_1``; anything else -> None."""
     if not value:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 from .config import Outgoing
+from .env import HTTP_METHODS
 from .errors import ConfigError, QStashError
 
 __all__ = ["AsyncPublisher", "PublishError", "PublishOptions", "Publisher"]
@@ -29,7 +30,6 @@ __all__ = ["AsyncPublisher", "PublishError", "PublishOptions", "Publisher"]
 logger = logging.getLogger("qstash_receiver.publish")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _ERROR_TEXT_LIMIT = 300
 
 
@@ -79,8 +79,8 @@ def _request_parts(
     if "content_type" in options:
         headers["Content-Type"] = options["content_type"]
     if "method" in options:
-        if options["method"] not in _METHODS:
-            raise ValueError(f"method must be one of {sorted(_METHODS)}")
+        if options["method"] not in HTTP_METHODS:
+            raise ValueError(f"method must be one of {sorted(HTTP_METHODS)}")
         headers["Upstash-Method"] = options["method"]
     for name, value in options.get("headers", {}).items():
         forwarded = (

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .env import Region
+from .env import Region, region_header
 from .jws import b64url
 from .verify import Body
 
@@ -116,5 +116,5 @@ def signed_headers(
         "User-Agent": "Upstash-QStash",
     }
     if region is not None:
-        headers["Upstash-Region"] = region.replace("_", "-").upper()
+        headers["Upstash-Region"] = region_header(region)
     return headers

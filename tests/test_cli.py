@@ -271,6 +271,23 @@ def test_verify_a_captured_headers_file(capsys: pytest.CaptureFixture[str], tmp_
     assert headers["Upstash-Signature"] not in out
 
 
+def test_verify_sees_a_repeated_signature_header_as_the_endpoint_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    headers = signed_headers(BODY, key=DEMO_KEYS["EU_CENTRAL_1"][0], url=URL, region="EU_CENTRAL_1")
+    capture = tmp_path / "headers.txt"
+    lines = [
+        *(f"{k}: {v}" for k, v in headers.items()),
+        f"Upstash-Signature: {sign(b'x', key='k')}",
+    ]
+    capture.write_text("\n".join(lines) + "\n")
+    (tmp_path / "body").write_bytes(BODY)
+    argv = ("verify", str(tmp_path / "body"), "--headers-file", str(capture))
+    status, out = run(capsys, tmp_path, DEMO_ENV, *argv)
+    assert status == 1
+    assert "REJECTED 401 duplicate_signature" in out
+
+
 def test_verify_without_usable_keys_exits_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -728,3 +728,8 @@ def test_overlay_settings_lays_qstash_settings_over_the_environment() -> None:
         "QSTASH_DEV_PORT": "9090",
     }
     assert overlay_settings({"QSTASH_DEV": False}.get, {})["QSTASH_DEV"] == "false"
+
+
+def test_outgoing_url_loses_one_trailing_slash_as_in_the_ts_sdk() -> None:
+    config = load_config({"QSTASH_URL": "https://qstash.example.test//", "QSTASH_TOKEN": "t"})
+    assert config.outgoing.url == "https://qstash.example.test/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 import subprocess
 import sys
 import threading
@@ -104,6 +105,20 @@ def test_bridge_translates_results_and_survives_a_crash(
     assert (plain.status_code, plain.json()) == (200, {"plain": "dict"})
     assert httpx.get(url).status_code == 502
     assert httpx.get(url).text == "401 Unauthorized: expired"
+
+
+@pytest.mark.parametrize("length", ["-1", "abc"])
+def test_bridge_refuses_a_bad_content_length(
+    bridge: tuple[str, list[Invocation], list[Any]], length: str
+) -> None:
+    url, calls, _results = bridge
+    port = int(url.rsplit(":", 1)[1])
+    request = f"POST /qstash HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(request.encode())
+        answer = client.recv(4096).decode()
+    assert answer.startswith("HTTP/1.0 400 ") or answer.startswith("HTTP/1.1 400 ")
+    assert calls == []
 
 
 def test_to_response_joins_multi_value_headers() -> None:

@@ -15,11 +15,24 @@ from ..secret import Secret, mask
 __all__ = [
     "CliError",
     "add_env_options",
+    "declared_length",
     "masked",
     "quiet_library_logs",
     "read_env",
     "region_arg",
 ]
+
+
+def declared_length(value: str | None) -> int | None:
+    """A request's Content-Length (0 when absent), or None when it is not a length.
+
+    Negative values count as invalid: ``rfile.read(-1)`` would wait for the client to hang up.
+    """
+    try:
+        length = int(value or 0)
+    except ValueError:
+        return None
+    return length if length >= 0 else None
 
 
 class CliError(Exception):

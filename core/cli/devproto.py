@@ -10,9 +10,10 @@ from io import BufferedIOBase
 from urllib.parse import unquote
 
 from .. import env as E
-from ..env import Region
+from ..env import HTTP_METHODS, Region, region_header
 from ..headers import Headers
 from ..testing import DEMO_ENV, DEMO_KEYS, sign
+from ._common import declared_length
 
 __all__ = [
     "Message",
@@ -26,7 +27,6 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
-_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _FORWARD = "upstash-forward-"
@@ -100,11 +100,8 @@ def read_publish(
         destination = unquote(destination)
     if not destination.startswith(("http://", "https://")):
         raise PublishRefused(400, "invalid destination url: must start with http:// or https://")
-    try:
-        length = int(headers.get("Content-Length") or 0)
-    except ValueError:
-        raise PublishRefused(400, "invalid Content-Length") from None
-    if length < 0:  # read(-1) would wait for the client to close the connection
+    length = declared_length(headers.get("Content-Length"))
+    if length is None:
         raise PublishRefused(400, "invalid Content-Length")
     if length > MAX_BODY_BYTES:
         raise PublishRefused(413, "message too large")
@@ -114,8 +111,8 @@ def read_publish(
 def publish_settings(headers: Headers, default_retries: int) -> tuple[str, float, int]:
     """Method, delay (seconds) and retries of a publish, or PublishRefused."""
     method = (headers.get("Upstash-Method") or "POST").upper()
-    if method not in _METHODS:
-        raise PublishRefused(400, f"invalid Upstash-Method: must be one of {sorted(_METHODS)}")
+    if method not in HTTP_METHODS:
+        raise PublishRefused(400, f"invalid Upstash-Method: must be one of {sorted(HTTP_METHODS)}")
     try:
         delay = parse_duration(headers.get("Upstash-Delay") or "0")
         retries = int(headers.get("Upstash-Retries") or default_retries)
@@ -132,7 +129,7 @@ def delivery_headers(message: Message, retried: int) -> dict[str, str]:
         "Upstash-Signature": sign(
             message.body, key=message.region.current_key, url=message.destination
         ),
-        "Upstash-Region": message.region.region.replace("_", "-"),
+        "Upstash-Region": region_header(message.region.region),
         "Upstash-Message-Id": message.message_id,
         "Upstash-Retried": str(retried),
         "Upstash-Caller-Ip": message.caller_ip,

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ._common import declared_length
+
 __all__ = ["LambdaContext", "load_handler", "main", "make_server", "to_event", "to_response"]
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
@@ -125,7 +127,10 @@ class _Bridge(BaseHTTPRequestHandler):
     handler: LambdaHandler
 
     def _invoke(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = declared_length(self.headers.get("Content-Length"))
+        if length is None:
+            self.send_error(400, "invalid Content-Length")
+            return
         body = self.rfile.read(length)
         event = to_event(
             self.command, self.path, list(self.headers.items()), body, self.client_address[0]

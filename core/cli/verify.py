@@ -8,6 +8,7 @@ from typing import Any
 
 from ..config import load_config
 from ..errors import ConfigError, SignatureError
+from ..headers import Headers
 from ..message import VerifiedMessage
 from ..request import check_request
 from ..verify import Receiver, check_tolerance
@@ -41,8 +42,9 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _headers(args: argparse.Namespace) -> dict[str, str]:
-    headers: dict[str, str] = {}
+def _headers(args: argparse.Namespace) -> Headers:
+    # (name, value) pairs, so a repeated header is seen as the endpoint would see it.
+    pairs: list[tuple[str, str]] = []
     if args.headers_file:
         try:
             lines = Path(args.headers_file).read_text("utf-8").splitlines()
@@ -51,11 +53,11 @@ def _headers(args: argparse.Namespace) -> dict[str, str]:
         for line in lines:  # lines without a colon (e.g. "POST /hook HTTP/1.1") are skipped
             name, sep, value = line.partition(":")
             if sep and name.strip() and " " not in name.strip():
-                headers[name.strip().lower()] = value.strip()
-    if args.signature:
-        headers["upstash-signature"] = args.signature
-    if args.region:
-        headers["upstash-region"] = args.region
+                pairs.append((name.strip().lower(), value.strip()))
+    for name, given in (("upstash-signature", args.signature), ("upstash-region", args.region)):
+        if given:  # an option replaces what the file said
+            pairs = [(n, v) for n, v in pairs if n != name] + [(name, given)]
+    headers = Headers(pairs)
     if not headers.get("upstash-signature"):
         raise CliError("give --signature or a --headers-file with Upstash-Signature")
     return headers
