@@ -324,3 +324,18 @@ def test_cli_dev_prints_the_env_block_and_deliveries(endpoint: Endpoint) -> None
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_a_chunked_publish_is_refused_not_sent_on_empty(dev: DevServer) -> None:
+    token = DEMO_ENV["US_EAST_1_QSTASH_TOKEN"]
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"hello": "world"}'
+
+    answer = httpx.post(
+        f"{dev.url('US_EAST_1')}/v2/publish/https://x.test/hook",
+        headers={"Authorization": f"Bearer {token}"},
+        content=chunks(),  # no length known: httpx sends Transfer-Encoding: chunked
+    )
+    assert answer.status_code == 411
+    assert dev.attempts == []

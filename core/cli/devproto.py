@@ -100,6 +100,9 @@ def read_publish(
         destination = unquote(destination)
     if not destination.startswith(("http://", "https://")):
         raise PublishRefused(400, "invalid destination url: must start with http:// or https://")
+    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
+        # http.server does not decode chunked bodies; refusing beats publishing an empty one.
+        raise PublishRefused(411, "Length Required: send the body with a Content-Length")
     length = declared_length(headers.get("Content-Length"))
     if length is None:
         raise PublishRefused(400, "invalid Content-Length")
