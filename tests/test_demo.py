@@ -6,13 +6,13 @@ import base64
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from loopback import in_thread
 
 from qstash_receiver.cli import e2e
 from qstash_receiver.cli.lambda_bridge import make_server, to_response
@@ -55,15 +55,8 @@ def bridge() -> Iterator[tuple[str, list[Invocation], list[Any]]]:
             raise result
         return result
 
-    server = make_server(handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", calls, results
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with in_thread(make_server(handler)) as url:
+        yield url, calls, results
 
 
 def test_bridge_builds_an_http_api_v2_event(

@@ -11,13 +11,13 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, request
+from loopback import in_thread
 from werkzeug.serving import make_server
 
 from qstash_receiver import Receiver, load_config
@@ -51,15 +51,8 @@ def flask_app() -> Flask:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, flask_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/qstash"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with in_thread(make_server("127.0.0.1", 0, flask_app(), threaded=True)) as base:
+        yield f"{base}/qstash"
 
 
 @pytest.fixture(scope="module")
