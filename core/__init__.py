@@ -10,6 +10,7 @@ Public API::
 
 from __future__ import annotations
 
+from ._version import __version__
 from .config import Outgoing, QStashConfig, SigningKeys, load_config
 from .errors import (
     BodyMismatchError,
@@ -41,6 +42,7 @@ from .request import (
 from .verify import Receiver
 
 __all__ = [
+    "__version__",
     # verification
     "Receiver",
     "VerifiedMessage",
