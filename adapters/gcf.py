@@ -21,12 +21,15 @@ import os
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from flask import Request
-
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
+from qstash_receiver.integration import missing_extra
 
-from ._views import verify_qstash
-from ._werkzeug import MESSAGE_ATTRIBUTE, current_message
+try:
+    from flask import Request
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "gcf") from None
+
+from .flask import MESSAGE_ATTRIBUTE, current_message, verify_qstash
 
 __all__ = [
     "verify_qstash",

@@ -6,12 +6,15 @@ Public API::
 
     receiver = Receiver(config=load_config())          # keys chosen per Upstash-Region
     message = receiver.verify(signature=sig, body=raw_body, upstash_region=region)
+
+Adapters for each platform live in ``qstash_receiver.adapters``; what they share with the
+core is in :mod:`qstash_receiver.integration`.
 """
 
 from __future__ import annotations
 
 from ._version import __version__
-from .config import Outgoing, QStashConfig, SigningKeys, load_config
+from .config import QStashConfig, load_config
 from .errors import (
     BodyMismatchError,
     ConfigError,
@@ -23,22 +26,16 @@ from .errors import (
     MalformedBodyError,
     MalformedSignatureError,
     MissingSignatureError,
+    NonRetryableError,
     NotYetValidError,
     PayloadTooLargeError,
     QStashError,
+    RetryLater,
     SignatureError,
     UnsupportedAlgorithmError,
     UrlMismatchError,
 )
-from .headers import Headers
 from .message import VerifiedMessage
-from .request import (
-    DEFAULT_MAX_BODY_BYTES,
-    Rejection,
-    check_content_length,
-    check_options,
-    check_request,
-)
 from .verify import Receiver
 
 __all__ = [
@@ -49,15 +46,9 @@ __all__ = [
     # configuration
     "load_config",
     "QStashConfig",
-    "SigningKeys",
-    "Outgoing",
-    # framework-neutral request check (used by every adapter)
-    "check_request",
-    "check_content_length",
-    "check_options",
-    "Rejection",
-    "Headers",
-    "DEFAULT_MAX_BODY_BYTES",
+    # raised by a handler: retry control
+    "NonRetryableError",
+    "RetryLater",
     # errors
     "QStashError",
     "ConfigError",

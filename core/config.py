@@ -12,12 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from . import env as E
-from .env import Region, normalize_region
+from . import names as E
 from .errors import ConfigError
+from .names import Region, normalize_region
 from .secret import Secret
 
+_LOGGER = logging.getLogger("qstash_receiver")
+
 __all__ = [
+    "REGION_HEADER_FALLBACK",
     "ConfigWarning",
     "Outgoing",
     "QStashConfig",
@@ -26,28 +29,39 @@ __all__ = [
     "overlay_settings",
 ]
 
-logger = logging.getLogger("qstash_receiver")
-
 KeySource = Literal["dev", "explicit", "region", "default"]
 
-_logged_once: set[str] = set()
 
+@dataclass(frozen=True)
+class ConfigWarning:
+    """A resolver finding: a stable ``code`` for tools (Django checks, ``doctor``) and its text.
 
-def _warn_once(message: str) -> None:
-    level = logging.DEBUG if message in _logged_once else logging.WARNING
-    _logged_once.add(message)
-    logger.log(level, message)
+    :func:`load_config` only returns them (``QStashConfig.warnings``); whoever uses the
+    configuration logs them: a :class:`~qstash_receiver.Receiver` once, on first use.
+    """
 
-
-class ConfigWarning(str):
-    """A resolver warning: its text, plus a stable ``code`` for tools (e.g. Django checks)."""
-
+    text: str
     code: str
 
-    def __new__(cls, text: str, code: str = "") -> ConfigWarning:
-        warning = super().__new__(cls, text)
-        warning.code = code
-        return warning
+    def __str__(self) -> str:
+        return self.text
+
+
+#: Per-request fallbacks in migration mode (logged once per receiver, see Receiver).
+REGION_HEADER_FALLBACK = ConfigWarning(
+    "migration mode: Upstash-Region header missing or invalid; "
+    "falling back to QSTASH_CURRENT/NEXT_SIGNING_KEY",
+    "region_header_fallback",
+)
+
+
+def region_keys_fallback(region: Region) -> ConfigWarning:
+    """The warning for a delivery from ``region`` when that region has no complete key pair."""
+    return ConfigWarning(
+        f"migration mode: no complete signing key pair for {region}; "
+        "falling back to QSTASH_CURRENT/NEXT_SIGNING_KEY",
+        "region_keys_fallback",
+    )
 
 
 @dataclass(frozen=True)
@@ -69,28 +83,29 @@ class SigningKeys:
 class Outgoing:
     """Where and with which token messages are published.
 
-    ``warnings`` are the resolver's warnings about publishing; they are logged when a
-    publisher is built from this, not by :func:`load_config`, so receive-only apps stay quiet.
+    ``warnings`` are the resolver's warnings about publishing; a publisher logs them when
+    it is built from this, so receive-only apps stay quiet.
     """
 
     url: str
     token: Secret | None
     source: KeySource
     region: Region | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[ConfigWarning, ...] = ()
 
-    def log_warnings(self) -> None:
-        """Log ``warnings`` once per process through the ``qstash_receiver`` logger."""
-        for message in self.warnings:
-            _warn_once(message)
+    def log_warnings(self, logger: logging.Logger | None = None) -> None:
+        """Log ``warnings`` at WARNING level (default logger: ``qstash_receiver``)."""
+        for warning in self.warnings:
+            (logger or _LOGGER).warning("%s", warning.text)
 
 
 @dataclass(frozen=True)
 class QStashConfig:
     """The resolved configuration. Build it with :func:`load_config`.
 
-    ``warnings`` lists every fallback and ignored variable found while resolving (they are
-    also logged once through the ``qstash_receiver`` logger).
+    ``warnings`` lists every fallback and ignored variable found while resolving;
+    :func:`load_config` logs nothing (a :class:`~qstash_receiver.Receiver` logs the ones about
+    receiving once, on first use; a publisher those about publishing).
     """
 
     dev_mode: bool
@@ -100,12 +115,17 @@ class QStashConfig:
     default_keys: SigningKeys | None
     outgoing: Outgoing
     cloud_runtime: str | None = None
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[ConfigWarning, ...] = field(default=())
 
     @property
     def migration_mode(self) -> bool:
         """True when ``QSTASH_REGION`` names a valid region."""
         return self.primary_region is not None
+
+    @property
+    def receive_warnings(self) -> tuple[ConfigWarning, ...]:
+        """The ``warnings`` about verifying deliveries (those about publishing left out)."""
+        return tuple(w for w in self.warnings if w not in self.outgoing.warnings)
 
     @property
     def can_verify(self) -> bool:
@@ -118,24 +138,27 @@ class QStashConfig:
         Raises:
             ConfigError: no usable signing keys (answered with a retryable 500).
         """
+        return self.select_keys(upstash_region)[0]
+
+    def select_keys(self, upstash_region: str | None) -> tuple[SigningKeys, ConfigWarning | None]:
+        """:meth:`keys_for`, plus the warning of a migration-mode fallback (else ``None``).
+
+        Raises:
+            ConfigError: no usable signing keys (answered with a retryable 500).
+        """
         if self.fixed_keys is not None:
-            return self.fixed_keys
+            return self.fixed_keys, None
+        fallback: ConfigWarning | None = None
         if self.primary_region is not None:
             region = normalize_region(upstash_region)
             if region is None:
-                _warn_once(
-                    "migration mode: Upstash-Region header missing or invalid; "
-                    "falling back to QSTASH_CURRENT/NEXT_SIGNING_KEY"
-                )
+                fallback = REGION_HEADER_FALLBACK
             elif region in self.region_keys:
-                return self.region_keys[region]
+                return self.region_keys[region], None
             else:
-                _warn_once(
-                    f"migration mode: no complete signing key pair for {region}; "
-                    "falling back to QSTASH_CURRENT/NEXT_SIGNING_KEY"
-                )
+                fallback = region_keys_fallback(region)
         if self.default_keys is not None:
-            return self.default_keys
+            return self.default_keys, fallback
         raise ConfigError(
             "no signing keys configured: set QSTASH_CURRENT_SIGNING_KEY and "
             "QSTASH_NEXT_SIGNING_KEY (or the region-prefixed pair with QSTASH_REGION)"
@@ -170,7 +193,9 @@ def _clean_url(url: str) -> str:
     return E.DEFAULT_URL if url == E.LEGACY_PUBLISH_URL else url
 
 
-def _pair(env: Mapping[str, str], prefix: Region | None, warnings: list[str]) -> SigningKeys | None:
+def _pair(
+    env: Mapping[str, str], prefix: Region | None, warnings: list[ConfigWarning]
+) -> SigningKeys | None:
     current_name, next_name = E.QSTASH_CURRENT_SIGNING_KEY, E.QSTASH_NEXT_SIGNING_KEY
     if prefix is not None:
         current_name, next_name = E.regional(prefix, current_name), E.regional(prefix, next_name)
@@ -196,7 +221,7 @@ def _outgoing(
     url: str | None,
     token: str | None,
 ) -> Outgoing:
-    warnings: list[str] = []
+    warnings: list[ConfigWarning] = []
     if dev_mode:
         port = _read(env, E.QSTASH_DEV_PORT)
         number = E.DEV_DEFAULT_PORT
@@ -279,7 +304,7 @@ def load_config(
             runtime, or only one of the two explicit signing keys is given.
     """
     source: Mapping[str, str] = os.environ if env is None else env
-    warnings: list[str] = []
+    warnings: list[ConfigWarning] = []
     # The runtime is a fact about this process, not about the mapping a caller passes in:
     # a hand-built mapping must not be a way around the refusal of the public dev keys.
     cloud = _cloud_runtime(source) or _cloud_runtime(os.environ)
@@ -341,8 +366,6 @@ def load_config(
             )
         )
 
-    for message in warnings:
-        _warn_once(message)
     outgoing = _outgoing(source, dev, primary, url, token)
     return QStashConfig(
         dev_mode=dev,

@@ -1,6 +1,17 @@
-"""Exception hierarchy. Messages are fixed and client-safe: no key, token or signature."""
+"""Exception hierarchy. Messages are fixed and client-safe: no key, token or signature.
+
+Each error carries its answer: the HTTP ``status_code`` an endpoint gives and a stable ``reason``
+code (see DESIGN.md "Answers an endpoint gives"); one function turns any of them into a
+response (:func:`qstash_receiver.integration.rejection_for`).
+"""
 
 from __future__ import annotations
+
+import datetime as _dt
+import math
+from typing import ClassVar
+
+from .names import NON_RETRYABLE_HEADER, RETRY_AFTER_HEADER
 
 __all__ = [
     "BodyMismatchError",
@@ -13,9 +24,11 @@ __all__ = [
     "MalformedBodyError",
     "MalformedSignatureError",
     "MissingSignatureError",
+    "NonRetryableError",
     "NotYetValidError",
     "PayloadTooLargeError",
     "QStashError",
+    "RetryLater",
     "SignatureError",
     "UnsupportedAlgorithmError",
     "UrlMismatchError",
@@ -23,7 +36,20 @@ __all__ = [
 
 
 class QStashError(Exception):
-    """Base class of every error this library raises."""
+    """Base class of every error this library raises.
+
+    Attributes:
+        status_code: the HTTP status an endpoint answers this error with.
+        reason: a stable, machine-readable code, sent in the answer's text.
+    """
+
+    status_code: ClassVar[int] = 500
+    reason: ClassVar[str] = "internal_error"
+
+    @property
+    def response_headers(self) -> tuple[tuple[str, str], ...]:
+        """Headers the answer carries besides its ``Content-Type`` (none for most errors)."""
+        return ()
 
 
 class ConfigError(QStashError):
@@ -33,10 +59,14 @@ class ConfigError(QStashError):
     configuration is fixed.
     """
 
+    status_code = 500
+    reason = "configuration_error"
+
 
 class PayloadTooLargeError(QStashError):
     """The request body is larger than the configured limit (answered with 413)."""
 
+    status_code = 413
     reason = "body_too_large"
 
     def __init__(self, limit: int) -> None:
@@ -47,8 +77,11 @@ class PayloadTooLargeError(QStashError):
 class SignatureError(QStashError):
     """A delivery could not be verified. ``reason`` is a stable, machine-readable code."""
 
+    status_code = 401
     reason = "signature_error"
     message = "signature verification failed"
+    #: The claim whose check failed (``exp``, ``sub``, ...), ``None`` when no claim is at fault.
+    claim: str | None = None
 
     # No __init__ of its own: a rejection must cost no more than an acceptance, and a
     # Python-level __init__ doubles the cost of raising. Raised bare, it reads ``message``.
@@ -92,10 +125,17 @@ class InvalidSignatureError(SignatureError):
 
 
 class InvalidClaimsError(SignatureError):
-    """A required claim is missing or has the wrong type."""
+    """A required claim is missing or has the wrong type (``claim`` names it)."""
 
     reason = "invalid_claims"
     message = "the JWT claims are missing or malformed"
+
+    def __init__(self, claim: str | None = None) -> None:
+        if claim is None:
+            super().__init__()
+        else:
+            super().__init__(f"the {claim} claim is missing or malformed")
+        self.claim = claim
 
 
 class InvalidIssuerError(SignatureError):
@@ -103,6 +143,7 @@ class InvalidIssuerError(SignatureError):
 
     reason = "invalid_issuer"
     message = "the JWT issuer is not Upstash"
+    claim = "iss"
 
 
 class ExpiredError(SignatureError):
@@ -110,6 +151,7 @@ class ExpiredError(SignatureError):
 
     reason = "expired"
     message = "the signature has expired"
+    claim = "exp"
 
 
 class NotYetValidError(SignatureError):
@@ -117,6 +159,11 @@ class NotYetValidError(SignatureError):
 
     reason = "not_yet_valid"
     message = "the signature is not valid yet"
+    claim = "nbf"
+
+    def __init__(self, claim: str = "nbf") -> None:
+        super().__init__()
+        self.claim = claim
 
 
 class BodyMismatchError(SignatureError):
@@ -124,6 +171,7 @@ class BodyMismatchError(SignatureError):
 
     reason = "body_mismatch"
     message = "the body does not match the signed body hash"
+    claim = "body"
 
 
 class MalformedBodyError(SignatureError):
@@ -138,3 +186,71 @@ class UrlMismatchError(SignatureError):
 
     reason = "url_mismatch"
     message = "the signed URL does not match this endpoint"
+    claim = "sub"
+
+
+class NonRetryableError(QStashError):
+    """Raised by a handler: the delivery failed for good, QStash must not retry it.
+
+    Answered 489 with ``Upstash-NonRetryable-Error: true``: QStash marks the message as
+    failed at once and moves it to the dead letter queue (DLQ). Use it for errors a retry
+    cannot fix (an invalid payload, a deleted record). The message you give is logged, not
+    sent: the answer's text is the fixed ``reason``.
+    """
+
+    status_code = 489
+    reason = "non_retryable"
+
+    @property
+    def response_headers(self) -> tuple[tuple[str, str], ...]:
+        """``Upstash-NonRetryable-Error: true``: without it QStash would retry a 489."""
+        return ((NON_RETRYABLE_HEADER, "true"),)
+
+
+class RetryLater(QStashError):
+    """Raised by a handler: not now; QStash should try again after a delay or at a time.
+
+    Answered 503 with ``Retry-After`` (whole seconds, rounded up). QStash caps the delay at
+    its longest backoff (one day), so a longer one is sent as one day.
+
+    Args:
+        after: seconds from now (``int``/``float`` >= 0), a ``datetime.timedelta``, or an
+            aware ``datetime.datetime`` to retry at.
+        now: the current time, for an ``after`` given as a datetime (default: the clock).
+
+    Raises:
+        ValueError: a negative or non-finite delay, or a naive datetime.
+    """
+
+    status_code = 503
+    reason = "retry_later"
+    #: QStash's longest retry delay (its backoff is capped at one day).
+    MAX_DELAY: ClassVar[int] = 24 * 60 * 60
+
+    def __init__(
+        self,
+        after: float | _dt.timedelta | _dt.datetime = 0,
+        *,
+        now: _dt.datetime | None = None,
+    ) -> None:
+        if isinstance(after, _dt.datetime):
+            if after.tzinfo is None:
+                raise ValueError("RetryLater needs an aware datetime (with a timezone)")
+            now = now or _dt.datetime.now(_dt.timezone.utc)
+            seconds = max(0.0, (after - now).total_seconds())
+        elif isinstance(after, _dt.timedelta):
+            seconds = after.total_seconds()
+        elif isinstance(after, (int, float)) and not isinstance(after, bool):
+            seconds = float(after)
+        else:
+            raise TypeError("RetryLater(after=...) takes seconds, a timedelta or a datetime")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("RetryLater needs a finite delay >= 0")
+        #: Whole seconds until the retry, as sent in ``Retry-After``.
+        self.delay = min(math.ceil(seconds), self.MAX_DELAY)
+        super().__init__(f"retry requested in {self.delay} s")
+
+    @property
+    def response_headers(self) -> tuple[tuple[str, str], ...]:
+        """``Retry-After`` in whole seconds."""
+        return ((RETRY_AFTER_HEADER, str(self.delay)),)

@@ -1,45 +1,91 @@
-"""A small case-insensitive, multi-valued header view shared by every adapter."""
+"""A small case-insensitive, multi-valued, read-only header view shared by every adapter."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import cast
 
 __all__ = ["HeaderInput", "Headers"]
 
 HeaderInput = Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
 
 
+def _text(value: object) -> str | None:
+    # Platforms hand over str; ASGI gives latin-1 bytes. Anything else (None in a malformed
+    # Lambda event, numbers in a hand-built dict) is not a header value and is dropped.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return None
+
+
 class Headers(Mapping[str, str]):
     """Read-only headers; lookups ignore case; ``get_all`` sees repeated headers.
 
     Built from a mapping (values may be lists, as in ALB multi-value events) or from
-    ``(name, value)`` pairs (WSGI/ASGI style).
+    ``(name, value)`` pairs (WSGI/ASGI style; ``bytes`` are read as latin-1). Names that are
+    not text and values that are neither text nor a list of text are left out, so a malformed
+    event cannot make a lookup fail later. A name whose values are all left out is absent.
     """
 
     __slots__ = ("_values",)
 
-    def __init__(self, source: HeaderInput | None = None) -> None:
-        self._values: dict[str, list[str]] = {}
+    def __init__(self, source: HeaderInput | None = None, *, _omit: str = "") -> None:
+        values: dict[str, list[str]] = {}
+        self._values = values
         if source is None:
             return
-        items: Iterable[tuple[str, str | Sequence[str]]]
-        items = source.items() if isinstance(source, Mapping) else source
-        for name, value in items:
-            bucket = self._values.setdefault(name.lower(), [])
+        if isinstance(source, Headers):
+            values.update((k, v) for k, v in source._values.items() if k != _omit)
+            return
+        items = cast(Iterable[object], source.items() if isinstance(source, Mapping) else source)
+        for item in items:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                continue
+            name, value = item
+            key = _text(name)
+            if key is None:
+                continue
+            key = key.lower()
             if isinstance(value, str):
-                bucket.append(value)
+                found = [value]
+            elif isinstance(value, (list, tuple)):
+                found = [text for text in map(_text, value) if text is not None]
             else:
-                bucket.extend(str(v) for v in value)
+                text = _text(value)
+                found = [] if text is None else [text]
+            if found:
+                bucket = values.get(key)
+                if bucket is None:
+                    values[key] = found
+                else:
+                    bucket.extend(found)
+
+    @classmethod
+    def split(cls, source: HeaderInput, name: str) -> tuple[Headers, list[str]]:
+        """A view of ``source`` without header ``name`` (lower-case), and that header's values.
+
+        One pass over ``source``: how the request check sets the signature aside, so that the
+        headers it hands to handlers never hold it.
+        """
+        if isinstance(source, Headers):
+            return cls(source, _omit=name), source.get_all(name)
+        view = cls(source)
+        return view, view._values.pop(name, [])
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in arrival order (empty list when absent)."""
         return list(self._values.get(name.lower(), ()))
 
     def __getitem__(self, name: str) -> str:
-        values = self._values.get(name.lower())
+        values = self._values.get(name.lower()) if isinstance(name, str) else None
         if not values:
             raise KeyError(name)
-        return ", ".join(values)
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._values
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)

@@ -1,4 +1,4 @@
-"""The value a successful verification returns."""
+"""The value a successful verification returns: built once, complete, immutable."""
 
 from __future__ import annotations
 
@@ -7,38 +7,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import names as N
 from .config import KeySource
-from .env import Region
+from .headers import Headers
 from .jws import KeyUsed
+from .names import Region
 
 __all__ = ["VerifiedMessage"]
 
 
-# Not frozen: a frozen dataclass pays one object.__setattr__ per field in __init__, which
-# tripled the cost of building the message on the verification hot path.
-@dataclass(slots=True, repr=False)
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
 class VerifiedMessage:
-    """A delivery whose signature, claims and body were verified.
+    """A delivery whose signature, claims and body were verified. Immutable.
 
     Always truthy, so ``if receiver.verify(...):`` keeps working for code written against
-    ``qstash.Receiver``. The delivery fields (``message_id`` and the rest) are filled when the
-    message comes from a request check (every adapter); a bare :meth:`Receiver.verify` call
-    leaves them ``None``.
+    ``qstash.Receiver``. The delivery fields (``message_id`` and the rest) come from the
+    request's headers: every adapter fills them; a bare :meth:`Receiver.verify` call, which
+    sees no headers, leaves them ``None``.
 
     Attributes:
         body: the raw request body.
         claims: the verified JWT claims (``iss``, ``sub``, ``exp``, ``nbf``, ``iat``,
-            ``jti``, ``body``).
+            ``jti``, ``body``), read-only.
         key_source: where the matching keys came from: ``dev``, ``explicit``, ``region``
             (migration mode) or ``default``.
         key_region: the region whose keys verified it (migration mode), else ``None``.
         key_used: ``current`` or ``next``.
         upstash_region: the normalised ``Upstash-Region`` header, if any.
         message_id, retried, schedule_id, topic_name, caller_ip: the ``Upstash-*``
-            delivery headers.
-        headers: every request header, names lower-cased.
-        forwarded_headers: the headers the publisher forwarded (QStash strips the
-            ``Upstash-Forward-`` prefix): all headers but ``upstash-*`` and transport ones.
+            delivery headers (``retried`` is 0 on the first delivery; ``None`` when the
+            header is absent or not a number).
+        headers: every request header but the signature, read-only and case-insensitive
+            (names lower-cased when iterated; repeated headers joined with ``", "``).
     """
 
     body: bytes
@@ -52,13 +52,22 @@ class VerifiedMessage:
     schedule_id: str | None = None
     topic_name: str | None = None
     caller_ip: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    forwarded_headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Headers = field(default_factory=Headers)
 
     @property
     def url(self) -> str:
         """The destination URL QStash signed (the ``sub`` claim)."""
         return str(self.claims["sub"])
+
+    @property
+    def forwarded_headers(self) -> Mapping[str, str]:
+        """The headers the publisher forwarded (QStash strips the ``Upstash-Forward-`` prefix):
+        every header but ``upstash-*`` and transport ones (``host``, ``content-length``...)."""
+        return {
+            name: value
+            for name, value in self.headers.items()
+            if not name.startswith(N.UPSTASH_HEADER_PREFIX) and name not in N.TRANSPORT_HEADERS
+        }
 
     def text(self, encoding: str = "utf-8") -> str:
         """The body decoded as text (raises ``UnicodeDecodeError`` for binary bodies)."""

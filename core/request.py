@@ -1,6 +1,7 @@
-"""The one framework-neutral request check every adapter calls.
+"""The one framework-neutral request check every adapter calls, and the answers it gives.
 
-This module is the only place where an answer's status code is decided.
+Statuses are decided by the errors themselves (``QStashError.status_code``); this module turns an
+error into a :class:`Rejection` and is the only place that does.
 """
 
 from __future__ import annotations
@@ -8,25 +9,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
+from types import MappingProxyType
 
+from . import names as N
 from .errors import (
-    ConfigError,
     DuplicateSignatureError,
     MissingSignatureError,
     PayloadTooLargeError,
     QStashError,
-    SignatureError,
 )
 from .headers import HeaderInput, Headers
 from .message import VerifiedMessage
-from .verify import Body, Receiver, check_tolerance
+from .names import normalize_region
+from .verify import Receiver, check_tolerance, raw_body
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "ReceiverSource",
     "Rejection",
     "check_content_length",
-    "check_options",
     "check_request",
     "rejection_for",
 ]
@@ -36,74 +38,65 @@ logger = logging.getLogger("qstash_receiver")
 #: Default body limit (QStash's largest message size on paid plans is 10 MB).
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
-SIGNATURE_HEADER = "upstash-signature"
-
 #: A receiver, or a function returning one (called per request; it may raise ConfigError,
 #: e.g. when keys cannot be fetched, which is answered like any configuration error: 500).
 ReceiverSource = Receiver | Callable[[], Receiver]
-_TRANSPORT_HEADERS = frozenset(
-    {"host", "content-length", "transfer-encoding", "connection", "accept-encoding", "user-agent"}
-)
 
 
-@dataclass(frozen=True)
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # 489 has no standard phrase
+        return "Error"
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
-    """A delivery that must not reach the handler, and the answer to give.
+    """An answer to give instead of running the handler (or in place of its failure).
 
     Attributes:
-        status: 401 (not verified), 413 (body too large) or 500 (configuration; retryable).
+        status: 401 (not verified), 413 (body too large), 500 (configuration; retryable),
+            489 (the handler asked for no retry), 503 (the handler asked for a later retry).
         reason: the stable reason code, e.g. ``invalid_signature``.
+        extra_headers: headers besides ``Content-Type`` (``Retry-After``, ...).
     """
 
     status: int
     reason: str
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def text(self) -> str:
         """The short fixed response body, e.g. ``401 Unauthorized: body_mismatch``."""
-        return f"{self.status} {_PHRASES[self.status]}: {self.reason}"
+        return f"{self.status} {_phrase(self.status)}: {self.reason}"
 
     @property
     def headers(self) -> dict[str, str]:
-        """Response headers every adapter sends with the text."""
-        return {"Content-Type": "text/plain; charset=utf-8"}
-
-
-_PHRASES = {401: "Unauthorized", 413: "Payload Too Large", 500: "Internal Server Error"}
+        """Every response header to send with :attr:`text`."""
+        return {N.CONTENT_TYPE_HEADER: N.TEXT_CONTENT_TYPE, **dict(self.extra_headers)}
 
 
 def rejection_for(error: QStashError) -> Rejection:
-    """Map a library error to its answer (DESIGN.md "Answers an endpoint gives")."""
-    if isinstance(error, SignatureError):
-        return Rejection(401, error.reason)
-    if isinstance(error, PayloadTooLargeError):
-        return Rejection(413, error.reason)
-    if isinstance(error, ConfigError):
-        logger.error("QStash delivery answered 500: %s", error)
-        return Rejection(500, "configuration_error")
-    return Rejection(500, "internal_error")
+    """The answer to ``error`` (DESIGN.md "Answers an endpoint gives")."""
+    return Rejection(error.status_code, error.reason, error.response_headers)
 
 
-def check_options(clock_tolerance: float, max_body_bytes: int) -> None:
-    """Validate adapter options once, when a view or handler is decorated.
-
-    Raises:
-        ValueError: ``clock_tolerance`` negative or NaN, or ``max_body_bytes`` not an
-            ``int`` >= 0 (a float NaN limit would silently switch the limit off).
-    """
-    check_tolerance(clock_tolerance)
-    if (
-        isinstance(max_body_bytes, bool)
-        or not isinstance(max_body_bytes, int)
-        or max_body_bytes < 0
-    ):
-        raise ValueError("max_body_bytes must be an int >= 0")
+def _log_rejection(rejection: Rejection, error: QStashError, message_id: str | None) -> None:
+    if rejection.status >= 500:
+        # Configuration errors name what is missing (never a key's value): the operator's cue.
+        logger.error("QStash delivery answered %d: %s", rejection.status, error)
+    else:
+        logger.info(
+            "QStash delivery rejected: %s (message id %r)",  # %r: the id is client-supplied
+            rejection.reason,
+            (message_id or "-")[:64],
+        )
 
 
-def check_content_length(value: str | int | None, max_body_bytes: int) -> Rejection | None:
+def check_content_length(value: object, max_body_bytes: int) -> Rejection | None:
     """A 413 rejection when a declared length exceeds the limit (check before reading)."""
     try:
-        length = int(value) if value is not None else 0
+        length = int(value) if isinstance(value, (str, int)) else 0
     except ValueError:
         return None  # the server rejects a malformed Content-Length; the read is still capped
     if length > max_body_bytes:
@@ -120,10 +113,17 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
+def _view(headers: object) -> tuple[Headers, list[str]]:
+    try:
+        return Headers.split(headers, N.SIGNATURE_HEADER)  # type: ignore[arg-type]
+    except TypeError:  # not a mapping nor pairs at all: a request without headers
+        return Headers(), []
+
+
 def check_request(
     receiver: ReceiverSource,
     headers: HeaderInput,
-    body: Body,
+    body: object,
     *,
     url: str | None = None,
     clock_tolerance: float = 0,
@@ -131,48 +131,43 @@ def check_request(
 ) -> VerifiedMessage | Rejection:
     """Verify one request given its headers and RAW body.
 
-    Returns the :class:`VerifiedMessage` (with the ``Upstash-*`` delivery headers filled in)
-    or a :class:`Rejection` carrying the status and text to answer with. Never raises for
-    bad input; a missing configuration (also one raised by a ``receiver`` factory) becomes a
-    500 rejection.
+    Returns the complete :class:`VerifiedMessage` or a :class:`Rejection` carrying the status
+    and text to answer with. Never raises for bad input (odd header names or values, a body
+    that is not bytes or text); a missing configuration (also one raised by a ``receiver``
+    factory) becomes a 500 rejection.
+
+    Raises:
+        ValueError: ``clock_tolerance`` is out of range (a programming error).
     """
-    view = headers if isinstance(headers, Headers) else Headers(headers)
-    raw = body.encode("utf-8") if isinstance(body, str) else body  # the limit counts bytes
+    check_tolerance(clock_tolerance)
+    view, signatures = _view(headers)
+    region = view.get(N.REGION_HEADER)
     try:
+        raw = raw_body(body)
         active = receiver if isinstance(receiver, Receiver) else receiver()
         if len(raw) > max_body_bytes:
             raise PayloadTooLargeError(max_body_bytes)
-        signatures = view.get_all(SIGNATURE_HEADER)
-        if not signatures or not signatures[0]:
+        signature = signatures[0].strip() if signatures else ""
+        if not signature:
             raise MissingSignatureError()
-        if len(signatures) > 1 or "," in signatures[0]:
+        if len(signatures) > 1 or "," in signature:
             raise DuplicateSignatureError()
-        message = active.verify(
-            signature=signatures[0].strip(),
-            body=raw,
-            url=url,
-            clock_tolerance=clock_tolerance,
-            upstash_region=view.get("upstash-region"),
-        )
+        claims, keys, used = active._verified(signature, raw, url, clock_tolerance, region)
     except QStashError as error:
         rejection = rejection_for(error)
-        logger.info(
-            "QStash delivery rejected: %s (message id %r)",  # %r: the id is client-supplied
-            rejection.reason,
-            (view.get("upstash-message-id") or "-")[:64],
-        )
+        _log_rejection(rejection, error, view.get(N.MESSAGE_ID_HEADER))
         return rejection
-    # The message verify() built is completed in place: one object per request.
-    flat = {name: view[name] for name in view if name != SIGNATURE_HEADER}
-    message.message_id = view.get("upstash-message-id")
-    message.retried = _int_or_none(view.get("upstash-retried"))
-    message.schedule_id = view.get("upstash-schedule-id")
-    message.topic_name = view.get("upstash-topic-name")
-    message.caller_ip = view.get("upstash-caller-ip")
-    message.headers = flat
-    message.forwarded_headers = {
-        name: value
-        for name, value in flat.items()
-        if not name.startswith("upstash-") and name not in _TRANSPORT_HEADERS
-    }
-    return message
+    return VerifiedMessage(
+        raw,
+        MappingProxyType(claims),
+        keys.source,
+        keys.region,
+        used,
+        normalize_region(region),
+        view.get(N.MESSAGE_ID_HEADER),
+        _int_or_none(view.get(N.RETRIED_HEADER)),
+        view.get(N.SCHEDULE_ID_HEADER),
+        view.get(N.TOPIC_NAME_HEADER),
+        view.get(N.CALLER_IP_HEADER),
+        view,
+    )

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from .config import QStashConfig, load_config
-from .env import normalize_region
+from .config import ConfigWarning, QStashConfig, SigningKeys, load_config
 from .errors import (
     BodyMismatchError,
     ConfigError,
     ExpiredError,
     InvalidClaimsError,
     InvalidIssuerError,
+    MalformedBodyError,
     MissingSignatureError,
     NotYetValidError,
     UrlMismatchError,
 )
-from .jws import b64url, verify_hs256
+from .jws import KeyUsed, b64url, verify_hs256
 from .message import VerifiedMessage
+from .names import normalize_region
 
-__all__ = ["Body", "Receiver", "body_hash", "check_tolerance"]
+__all__ = ["Body", "Receiver", "body_hash", "check_tolerance", "raw_body"]
+
+logger = logging.getLogger("qstash_receiver")
 
 ISSUER = "Upstash"
 
@@ -33,7 +38,7 @@ Body = bytes | bytearray | memoryview | str
 
 def body_hash(body: Body) -> str:
     """Unpadded base64url SHA-256 of the raw body (``str`` is hashed as UTF-8)."""
-    raw = body.encode("utf-8") if isinstance(body, str) else body
+    raw = body if isinstance(body, bytes) else raw_body(body)
     return b64url(hashlib.sha256(raw).digest())
 
 
@@ -50,28 +55,54 @@ def check_tolerance(clock_tolerance: float) -> None:
 def _number(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidClaimsError(f"the {name} claim is missing or not a number")
+        raise InvalidClaimsError(name)
     # Only floats can be non-finite (JSON 1e400); math.isfinite() overflows on huge ints.
     if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidClaimsError(f"the {name} claim is missing or not a number")
+        raise InvalidClaimsError(name)
     return value
 
 
 def check_claims(claims: Mapping[str, Any], now: float, tolerance: float) -> None:
     """Types, issuer and time window of verified claims (pyjwt's comparison rules)."""
     exp, nbf, iat = _number(claims, "exp"), _number(claims, "nbf"), _number(claims, "iat")
-    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("body"), str):
-        raise InvalidClaimsError("the sub or body claim is missing or not a string")
+    for name in ("sub", "body"):
+        if not isinstance(claims.get(name), str):
+            raise InvalidClaimsError(name)
     if not isinstance(claims.get("jti", ""), str):
-        raise InvalidClaimsError("the jti claim is not a string")
+        raise InvalidClaimsError("jti")
     if claims.get("aud"):  # QStash sets no audience; PyJWT (the Python SDK) refuses one too
-        raise InvalidClaimsError("the token names an audience")
+        raise InvalidClaimsError("aud")
     if claims.get("iss") != ISSUER:
         raise InvalidIssuerError()
     if exp <= now - tolerance:
         raise ExpiredError()
-    if nbf > now + tolerance or iat > now + tolerance:
-        raise NotYetValidError()
+    if nbf > now + tolerance:
+        raise NotYetValidError("nbf")
+    if iat > now + tolerance:
+        raise NotYetValidError("iat")
+
+
+#: What the shared verification path yields: the claims, the keys that matched, which one.
+Verified = tuple[dict[str, Any], SigningKeys, KeyUsed]
+
+
+def raw_body(body: object) -> bytes:
+    """The bytes of a request body as hashed: ``str`` as UTF-8, byte-like objects as they are.
+
+    Raises:
+        MalformedBodyError: a ``str`` that is not encodable (a lone surrogate) or a value
+            that is not a body at all (``None``, a number).
+    """
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise MalformedBodyError() from err
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    raise MalformedBodyError()
 
 
 class Receiver:
@@ -87,13 +118,14 @@ class Receiver:
 
     With neither keys nor ``config``, the configuration is read from the process environment
     (``load_config()``) on first use, so a bad environment surfaces per request (500) rather
-    than as an import-time crash.
+    than as an import-time crash. The configuration's warnings about receiving, and each
+    migration-mode fallback, are logged once per receiver (logger ``qstash_receiver``).
 
     Raises:
         ConfigError: keys and ``config`` are both given, or only one key is given.
     """
 
-    __slots__ = ("_clock", "_config", "_keys")
+    __slots__ = ("_clock", "_config", "_keys", "_logged")
 
     def __init__(
         self,
@@ -110,6 +142,11 @@ class Receiver:
         self._keys = (current_signing_key, next_signing_key)
         self._config = config
         self._clock = clock
+        self._logged: set[ConfigWarning] = set()
+
+    def _load(self) -> QStashConfig:
+        current, nxt = self._keys
+        return load_config(current_signing_key=current, next_signing_key=nxt)
 
     @property
     def config(self) -> QStashConfig:
@@ -118,14 +155,44 @@ class Receiver:
         Raises:
             ConfigError: the environment is invalid (see :func:`load_config`).
         """
-        if self._config is None:
-            current, nxt = self._keys
-            self._config = load_config(current_signing_key=current, next_signing_key=nxt)
-        return self._config
+        config = self._config
+        if config is None:
+            config = self._config = self._load()
+        if not self._logged:  # first use: the configuration's own warnings, once
+            self._logged.add(_CONFIG_LOGGED)
+            for warning in config.receive_warnings:
+                self._warn(warning)
+        return config
+
+    def _warn(self, warning: ConfigWarning) -> None:
+        if warning not in self._logged:
+            self._logged.add(warning)
+            logger.warning("%s", warning.text)
 
     def __repr__(self) -> str:
         state = "explicit keys" if self._keys[0] is not None else "configured"
         return f"Receiver({state})"
+
+    def _verified(
+        self,
+        signature: str,
+        body: bytes,
+        url: str | None,
+        clock_tolerance: float,
+        upstash_region: str | None,
+    ) -> Verified:
+        # The one verification path: Receiver.verify and the request check both come here.
+        keys, fallback = self.config.select_keys(upstash_region)
+        if fallback is not None:
+            self._warn(fallback)
+        claims, used = verify_hs256(signature, keys.current.encoded, keys.next.encoded)
+        check_claims(claims, self._clock(), clock_tolerance)
+        signed_hash = claims["body"].rstrip("=")
+        if not signed_hash.isascii() or not hmac.compare_digest(body_hash(body), signed_hash):
+            raise BodyMismatchError()
+        if url is not None and claims["sub"] != url:
+            raise UrlMismatchError()
+        return claims, keys, used
 
     def verify(
         self,
@@ -148,24 +215,22 @@ class Receiver:
         Raises:
             SignatureError: a subclass naming the failed check (``.reason``).
             ConfigError: no usable signing keys.
-            ValueError: ``clock_tolerance`` is negative or NaN (a programming error).
+            ValueError: ``clock_tolerance`` is out of range (a programming error).
         """
-        if not signature:
+        if not signature or not isinstance(signature, str):
             raise MissingSignatureError()
         check_tolerance(clock_tolerance)
-        keys = self.config.keys_for(upstash_region)
-        claims, used = verify_hs256(signature, keys.current.encoded, keys.next.encoded)
-        check_claims(claims, self._clock(), clock_tolerance)
-        signed_hash = claims["body"].rstrip("=")
-        if not signed_hash.isascii() or not hmac.compare_digest(body_hash(body), signed_hash):
-            raise BodyMismatchError()
-        if url is not None and claims["sub"] != url:
-            raise UrlMismatchError()
+        raw = raw_body(body)
+        claims, keys, used = self._verified(signature, raw, url, clock_tolerance, upstash_region)
         return VerifiedMessage(
-            body.encode("utf-8") if isinstance(body, str) else bytes(body),
-            claims,
+            raw,
+            MappingProxyType(claims),
             keys.source,
             keys.region,
             used,
             normalize_region(upstash_region),
         )
+
+
+# Marks "the configuration's own warnings were logged" in Receiver._logged.
+_CONFIG_LOGGED = ConfigWarning("", "")

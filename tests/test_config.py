@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from qstash_receiver import ConfigError, QStashConfig, load_config
-from qstash_receiver import config as config_module
+from qstash_receiver import ConfigError, QStashConfig, Receiver, load_config
 from qstash_receiver.config import ConfigWarning, overlay_settings
+from qstash_receiver.testing import sign
 
 DEV_CURRENT = "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r"
 DEV_NEXT = "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs"
@@ -46,14 +46,6 @@ TOKEN = {"QSTASH_TOKEN": "tok_cfg_default_0000000000000"}
 OUTGOING_CODES = {"outgoing_fallback", "token_missing"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_warning_log() -> Iterator[None]:
-    """Warnings are logged once per process; start each test with none logged yet."""
-    config_module._logged_once.clear()
-    yield
-    config_module._logged_once.clear()
-
-
 def incoming_warnings(config: QStashConfig) -> list[ConfigWarning]:
     found = [w for w in config.warnings if isinstance(w, ConfigWarning)]
     assert len(found) == len(config.warnings), "every warning carries a code"
@@ -72,7 +64,7 @@ class KeyCase:
     expect: tuple[str, str | None, str] | None = None
     #: (code, text fragment) of every incoming-key warning of load_config, in order.
     warnings: tuple[tuple[str, str], ...] = ()
-    #: a fragment of the warning keys_for logs for this header, if any.
+    #: a fragment of the fallback warning select_keys gives for this header, if any.
     logged: str | None = None
 
 
@@ -320,20 +312,20 @@ def test_incoming_key_resolution(kc: KeyCase, caplog: pytest.LogCaptureFixture) 
     assert [code for code, _ in got] == [code for code, _ in kc.warnings]
     for (_, text), (_, fragment) in zip(got, kc.warnings, strict=True):
         assert fragment in text
-    caplog.clear()
     if kc.expect is None:
         with pytest.raises(ConfigError, match="no signing keys configured"):
             config.keys_for(kc.header)
     else:
-        keys = config.keys_for(kc.header)
+        keys, fallback = config.select_keys(kc.header)
+        assert config.keys_for(kc.header) == keys
         assert (keys.source, keys.region, keys.current.reveal()) == kc.expect
         assert keys.current != keys.next
-    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    if kc.logged is None:
-        assert logged == []
-    else:
-        assert len(logged) == 1
-        assert kc.logged in logged[0]
+        if kc.logged is None:
+            assert fallback is None
+        else:
+            assert fallback is not None
+            assert kc.logged in fallback.text
+    assert not caplog.records  # the resolver is pure: whoever uses the config logs
 
 
 def test_next_keys_follow_their_current_keys() -> None:
@@ -594,29 +586,42 @@ def test_outgoing_resolution(oc: OutCase) -> None:
     got = [w for w in config.warnings if isinstance(w, ConfigWarning) and w.code in OUTGOING_CODES]
     assert [w.code for w in got] == [code for code, _ in oc.warnings]
     for warning, (_, fragment) in zip(got, oc.warnings, strict=True):
-        assert fragment in warning
+        assert fragment in warning.text
 
 
 # --- warnings are logged once ---------------------------------------------------------------
 
 
-def test_load_config_logs_each_warning_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_load_config_logs_nothing_and_a_receiver_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger="qstash_receiver")
     env = {"QSTASH_REGION": "mars", **US}
     first = load_config(env)
     assert len(first.warnings) == 4  # invalid region, ignored keys, no keys, no token
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    # The publishing warning is kept on the config but logged only by a publisher.
-    assert warned == list(first.warnings[:3])
-    assert all(r.name == "qstash_receiver" for r in caplog.records)
-    caplog.clear()
+    assert not caplog.records
     second = load_config(env)
     assert second.warnings == first.warnings  # still reported to the caller every time
-    assert [r.levelno for r in caplog.records] == [logging.DEBUG] * 3
+    assert not caplog.records
+    # A receiver logs the warnings about receiving once, on first use; the publishing one
+    # is kept on the config but logged only by a publisher.
+    receiver = Receiver(config=second)
+    for _ in range(3):
+        assert receiver.config is second
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [w.text for w in first.warnings[:3]]
+    assert all(r.name == "qstash_receiver" and r.levelno == logging.WARNING for r in caplog.records)
     caplog.clear()
     second.outgoing.log_warnings()
-    assert [r.getMessage() for r in caplog.records] == [first.warnings[3]]
+    assert [r.getMessage() for r in caplog.records] == [first.warnings[3].text]
     assert caplog.records[0].levelno == logging.WARNING
+
+
+def test_warnings_are_frozen_values_with_a_code() -> None:
+    warning = load_config({"QSTASH_REGION": "mars"}).warnings[0]
+    assert (warning.code, str(warning)) == ("invalid_region", warning.text)
+    with pytest.raises(AttributeError):
+        warning.code = "other"  # type: ignore[misc]
 
 
 def test_receive_only_config_logs_nothing_about_publishing(
@@ -624,20 +629,24 @@ def test_receive_only_config_logs_nothing_about_publishing(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="qstash_receiver")
     config = load_config(DEFAULT)
-    assert any("QSTASH_TOKEN is not set" in w for w in config.warnings)
+    assert any("QSTASH_TOKEN is not set" in w.text for w in config.warnings)
     assert not caplog.records
 
 
-def test_keys_for_logs_its_fallback_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_receiver_logs_each_fallback_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="qstash_receiver")
     config = load_config({**TOKEN, **MIGRATION})
-    caplog.clear()
+    receiver = Receiver(config=config)
+    body = b"{}"
+    signature = sign(body, key=DEFAULT["QSTASH_CURRENT_SIGNING_KEY"])
     for _ in range(5):
         assert config.keys_for("nowhere").source == "default"
+        message = receiver.verify(signature=signature, body=body, upstash_region="nowhere")
+        assert message.key_source == "default"
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1
     assert "Upstash-Region header missing or invalid" in warned[0].getMessage()
-    assert len(caplog.records) == 5  # the repeats go to DEBUG
+    assert len(caplog.records) == 1
 
 
 # --- the process environment -----------------------------------------------------------------

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import time
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,10 +17,14 @@ from typing_extensions import assert_type
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, load_config
+from qstash_receiver import Receiver, load_config
 from qstash_receiver.adapters import flask as adapter
 from qstash_receiver.adapters.flask import QStash, current_message, verify_qstash
+from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
+
+#: The phrase of 413 as http.HTTPStatus spells it (it changed in Python 3.13).
+TOO_LARGE = HTTPStatus(413).phrase
 
 EU_CURRENT, EU_NEXT = DEMO_KEYS["EU_CENTRAL_1"]
 US_CURRENT, US_NEXT = DEMO_KEYS["US_EAST_1"]
@@ -137,7 +142,7 @@ def raw_post(
 
 def assert_rejected(response: TestResponse, status: int, reason: str) -> None:
     assert response.status_code == status
-    phrase = {401: "Unauthorized", 413: "Payload Too Large", 500: "Internal Server Error"}[status]
+    phrase = {401: "Unauthorized", 413: TOO_LARGE, 500: "Internal Server Error"}[status]
     assert response.get_data(as_text=True) == f"{status} {phrase}: {reason}"
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert b'"ran"' not in response.get_data()

@@ -9,6 +9,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,9 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from qstash_receiver.adapters import gcf as adapter
 from qstash_receiver.adapters.gcf import PublicUrl, current_message, public_url, verify_qstash
 from qstash_receiver.testing import DEMO_KEYS, sign, signed_headers
+
+#: The phrase of 413 as http.HTTPStatus spells it (it changed in Python 3.13).
+TOO_LARGE = HTTPStatus(413).phrase
 
 SOURCE = Path(__file__).with_name("test_gcf_functions.py")
 EU_CURRENT, _ = DEMO_KEYS["EU_CENTRAL_1"]
@@ -62,7 +66,7 @@ def us(
 
 
 def assert_rejected(response: TestResponse, status: int, reason: str) -> None:
-    phrase = {401: "Unauthorized", 413: "Payload Too Large", 500: "Internal Server Error"}[status]
+    phrase = {401: "Unauthorized", 413: TOO_LARGE, 500: "Internal Server Error"}[status]
     assert (response.status_code, response.get_data(as_text=True)) == (
         status,
         f"{status} {phrase}: {reason}",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from qstash_receiver import Headers
+from qstash_receiver.integration import Headers
 
 
 def test_lookup_ignores_case() -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from qstash_receiver import check_options
 from qstash_receiver.adapters import flask as flask_adapter
 from qstash_receiver.adapters import gcf as gcf_adapter
 from qstash_receiver.adapters.aws_lambda import verify_qstash as lambda_verify
 from qstash_receiver.adapters.aws_lambda.middleware import QStashMiddleware
+from qstash_receiver.integration import Options
 
 BAD = [
     pytest.param({"clock_tolerance": math.nan}, id="nan-tolerance"),
@@ -49,13 +49,13 @@ def test_bad_options_are_refused_at_decoration(
 
 
 @pytest.mark.parametrize("options", BAD)
-def test_check_options(options: dict[str, Any]) -> None:
+def test_options_refuse(options: dict[str, Any]) -> None:
     values = {"clock_tolerance": 0, "max_body_bytes": 1024, **options}
     with pytest.raises(ValueError, match=r"clock_tolerance|max_body_bytes"):
-        check_options(values["clock_tolerance"], values["max_body_bytes"])
+        Options(clock_tolerance=values["clock_tolerance"], max_body_bytes=values["max_body_bytes"])
 
 
 def test_sane_options_pass() -> None:
-    check_options(0, 0)
-    check_options(5.5, 10 * 1024 * 1024)
-    check_options(math.inf, 1)  # an explicit "no expiry check" stays the caller's choice
+    Options(clock_tolerance=0, max_body_bytes=0)
+    Options(clock_tolerance=5.5, max_body_bytes=10 * 1024 * 1024)
+    Options(clock_tolerance=math.inf, max_body_bytes=1)  # an explicit "no expiry check"

@@ -17,15 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qstash_receiver import (
-    Headers,
-    Receiver,
-    Rejection,
-    SignatureError,
-    VerifiedMessage,
-    check_request,
-    load_config,
-)
+from qstash_receiver import Receiver, SignatureError, VerifiedMessage, load_config
+from qstash_receiver.integration import Headers, Rejection, check_request
 from qstash_receiver.testing import sign
 
 CURRENT = "sig_propertyCurrent000000000000000"

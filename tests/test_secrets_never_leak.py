@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
 from qstash_receiver import (
     ConfigError,
-    Headers,
     QStashError,
     Receiver,
-    Rejection,
     SignatureError,
     VerifiedMessage,
-    check_request,
     load_config,
 )
-from qstash_receiver import config as config_module
+from qstash_receiver.integration import Headers, Rejection, check_request
 from qstash_receiver.secret import Secret, mask
 from qstash_receiver.testing import sign
 
@@ -88,13 +85,6 @@ def assert_clean(outputs: Sequence[str], extra: Sequence[str] = ()) -> None:
         for output in outputs:
             leaked = [piece for piece in pieces(secret) if piece in output]
             assert not leaked, f"{leaked[0]!r} of a secret appears in {output!r}"
-
-
-@pytest.fixture(autouse=True)
-def fresh_warning_log() -> Iterator[None]:
-    config_module._logged_once.clear()
-    yield
-    config_module._logged_once.clear()
 
 
 def failing_signatures() -> dict[str, str]:
@@ -212,12 +202,14 @@ def test_config_warnings_name_variables_not_values(caplog: pytest.LogCaptureFixt
     }
     config = load_config(env)
     assert len(config.warnings) >= 3
-    assert_clean([*config.warnings, caplog.text])
+    assert Receiver(config=config).config is config  # logs the warnings about receiving
+    assert "QSTASH_REGION" in caplog.text
+    assert_clean([*(w.text for w in config.warnings), caplog.text])
     migration = load_config(
         {"QSTASH_REGION": "EU_CENTRAL_1", "EU_CENTRAL_1_QSTASH_TOKEN": EU_TOKEN}
     )
-    assert any("EU_CENTRAL_1_QSTASH_TOKEN" in w for w in migration.warnings)
-    assert_clean([*migration.warnings, caplog.text])
+    assert any("EU_CENTRAL_1_QSTASH_TOKEN" in w.text for w in migration.warnings)
+    assert_clean([*(w.text for w in migration.warnings), caplog.text])
 
 
 def test_the_checker_itself_finds_a_leak() -> None:

@@ -23,14 +23,13 @@ from qstash_receiver import (
     NotYetValidError,
     QStashError,
     Receiver,
-    Rejection,
     SignatureError,
     UnsupportedAlgorithmError,
     UrlMismatchError,
     VerifiedMessage,
-    check_request,
     load_config,
 )
+from qstash_receiver.integration import Rejection, check_request
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign
 
 CURRENT = "sig_verifyCurrent00000000000000"

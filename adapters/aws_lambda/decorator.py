@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, Rejection, check_options
+from qstash_receiver.integration import Endpoint, LazyReceiver, Options, Rejection
 
 from .events import check_event, to_proxy_event
 from .keys import receiver_from_env
 from .message import QStashEvent
 from .responses import rejection_response
 
-__all__ = ["LambdaHandler", "ReceiverSlot", "VerifiedHandler", "verify_qstash"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from qstash_receiver.integration import OptionArgs
+
+__all__ = ["LambdaHandler", "VerifiedHandler", "endpoint", "verify_qstash"]
 
 R = TypeVar("R")
 #: ``handler(event, context)`` as Lambda calls it.
@@ -22,67 +27,31 @@ LambdaHandler = Callable[[dict[str, Any], Any], R]
 VerifiedHandler = Callable[[dict[str, Any], Any], R | dict[str, Any]]
 
 
-class ReceiverSlot:
-    """The receiver given, or the default one made on first use (:func:`receiver_from_env`)."""
-
-    def __init__(self, receiver: Receiver | None) -> None:
-        self._receiver = receiver
-
-    def get(self) -> Receiver:
-        """Raises ConfigError for an invalid environment (answered 500 per request)."""
-        if self._receiver is None:
-            self._receiver = receiver_from_env()
-        return self._receiver
+def endpoint(options: Options) -> Endpoint:
+    """A Lambda endpoint: its own receiver, or :func:`receiver_from_env` built on first use."""
+    return Endpoint(options, LazyReceiver(receiver_from_env))
 
 
-def _decorator(
-    url: str | None, clock_tolerance: float, max_body_bytes: int, receiver: Receiver | None
-) -> Callable[[LambdaHandler[R]], VerifiedHandler[R]]:
-    check_options(clock_tolerance, max_body_bytes)
-    slot = ReceiverSlot(receiver)
+def _decorate(handler: LambdaHandler[R], endpoint: Endpoint) -> VerifiedHandler[R]:
+    @functools.wraps(handler)
+    def wrapper(event: dict[str, Any], context: Any) -> R | dict[str, Any]:
+        proxy = to_proxy_event(event)
+        result = check_event(proxy, endpoint)
+        if isinstance(result, Rejection):
+            return rejection_response(proxy, result)
+        return handler(QStashEvent(event, result), context)
 
-    def decorate(handler: LambdaHandler[R]) -> VerifiedHandler[R]:
-        @functools.wraps(handler)
-        def wrapper(event: dict[str, Any], context: Any) -> R | dict[str, Any]:
-            proxy = to_proxy_event(event)
-            result = check_event(
-                proxy,
-                slot.get,
-                url=url,
-                clock_tolerance=clock_tolerance,
-                max_body_bytes=max_body_bytes,
-            )
-            if isinstance(result, Rejection):
-                return rejection_response(proxy, result)
-            return handler(QStashEvent(event, result), context)
-
-        return wrapper
-
-    return decorate
+    return wrapper
 
 
 @overload
 def verify_qstash(handler: LambdaHandler[R], /) -> VerifiedHandler[R]: ...
-
-
 @overload
 def verify_qstash(
-    *,
-    url: str | None = None,
-    clock_tolerance: float = 0,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    receiver: Receiver | None = None,
+    **options: Unpack[OptionArgs],
 ) -> Callable[[LambdaHandler[R]], VerifiedHandler[R]]: ...
-
-
 def verify_qstash(
-    handler: LambdaHandler[R] | None = None,
-    /,
-    *,
-    url: str | None = None,
-    clock_tolerance: float = 0,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    receiver: Receiver | None = None,
+    handler: LambdaHandler[R] | None = None, /, **options: Unpack[OptionArgs]
 ) -> VerifiedHandler[R] | Callable[[LambdaHandler[R]], VerifiedHandler[R]]:
     """Verify QStash deliveries before a Lambda handler ``handler(event, context)`` runs.
 
@@ -97,7 +66,8 @@ def verify_qstash(
 
     Args:
         handler: the Lambda handler (bare use).
-        url: when given, the signed destination URL must equal it.
+        url: when given, the signed destination URL must equal it (a callable gets the
+            event).
         clock_tolerance: seconds of clock skew accepted.
         max_body_bytes: larger bodies are refused (413).
         receiver: the :class:`Receiver` to use; default: :func:`receiver_from_env` on the
@@ -109,9 +79,12 @@ def verify_qstash(
     ``US_EAST_1_`` prefixed forms, ``QSTASH_DEV``, ``AWS_LAMBDA_FUNCTION_NAME``).
 
     Raises:
+        ValueError, TypeError: invalid options (when decorating).
         UnsupportedEventError: the invocation is not an HTTP event (e.g. SQS or S3): there is
             no HTTP answer to give, so the invocation fails visibly. The handler's own
             exceptions propagate.
     """
-    decorate = _decorator(url, clock_tolerance, max_body_bytes, receiver)
-    return decorate if handler is None else decorate(handler)
+    checked = endpoint(Options(**options))
+    if handler is None:
+        return functools.partial(_decorate, endpoint=checked)
+    return _decorate(handler, checked)

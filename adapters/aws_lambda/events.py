@@ -17,15 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.lambda_function_url_event impo
     LambdaFunctionUrlEvent,
 )
 
-from qstash_receiver import (
-    DEFAULT_MAX_BODY_BYTES,
-    MalformedBodyError,
-    QStashError,
-    Rejection,
-    VerifiedMessage,
-    check_request,
-)
-from qstash_receiver.request import ReceiverSource, rejection_for
+from qstash_receiver import MalformedBodyError, QStashError, VerifiedMessage
+from qstash_receiver.integration import Endpoint, Rejection, rejection_for
 
 __all__ = ["UnsupportedEventError", "check_event", "request_parts", "to_proxy_event"]
 
@@ -115,26 +108,12 @@ def request_parts(proxy: BaseProxyEvent) -> tuple[HeaderSource, bytes]:
     return _headers(proxy), _body(proxy)
 
 
-def check_event(
-    proxy: BaseProxyEvent,
-    receiver: ReceiverSource,
-    *,
-    url: str | None = None,
-    clock_tolerance: float = 0,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-) -> VerifiedMessage | Rejection:
-    """Run the core's request check on one HTTP event."""
+def check_event(proxy: BaseProxyEvent, endpoint: Endpoint) -> VerifiedMessage | Rejection:
+    """Run the core's request check on one HTTP event (a callable ``url`` gets the event)."""
     try:
         headers, body = request_parts(proxy)
     except MalformedBodyError as error:
         rejection = rejection_for(error)
         logger.info("QStash delivery rejected: %s (Lambda event body)", rejection.reason)
         return rejection
-    return check_request(
-        receiver,
-        headers,
-        body,
-        url=url,
-        clock_tolerance=clock_tolerance,
-        max_body_bytes=max_body_bytes,
-    )
+    return endpoint.check(headers, body, proxy.raw_event)

@@ -5,16 +5,21 @@ Kept out of the package's ``__init__``: the event handler imports asyncio.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, Rejection, check_options
+from qstash_receiver.integration import Options, Rejection
 
-from .decorator import ReceiverSlot
+from .decorator import endpoint
 from .events import check_event
 from .message import MESSAGE_KEY, get_message
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from qstash_receiver.integration import OptionArgs
 
 __all__ = ["QStashMiddleware", "get_message"]
 
@@ -37,35 +42,24 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     401, 413 or 500, as ``text/plain``, in the resolver's response shape.
 
     Args:
-        url: when given, the signed destination URL must equal it.
+        url: when given, the signed destination URL must equal it (a callable gets the
+            event).
         clock_tolerance: seconds of clock skew accepted.
         max_body_bytes: larger bodies are refused (413).
         receiver: the :class:`Receiver` to use; default: ``receiver_from_env()`` on the
             first request (environment variables as for ``verify_qstash``).
+
+    Raises:
+        ValueError, TypeError: invalid options.
     """
 
-    def __init__(
-        self,
-        *,
-        url: str | None = None,
-        clock_tolerance: float = 0,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        receiver: Receiver | None = None,
-    ) -> None:
+    def __init__(self, **options: Unpack[OptionArgs]) -> None:
         super().__init__()
-        check_options(clock_tolerance, max_body_bytes)
-        self._slot = ReceiverSlot(receiver)
-        self._url, self._tolerance, self._limit = url, clock_tolerance, max_body_bytes
+        self._endpoint = endpoint(Options(**options))
 
     def handler(self, app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """Verify, then call the next middleware or the route; or answer the rejection."""
-        result = check_event(
-            app.current_event,
-            self._slot.get,
-            url=self._url,
-            clock_tolerance=self._tolerance,
-            max_body_bytes=self._limit,
-        )
+        result = check_event(app.current_event, self._endpoint)
         if isinstance(result, Rejection):
             return _answer(result)
         app.context[MESSAGE_KEY] = result  # what app.append_context does (unannotated there)

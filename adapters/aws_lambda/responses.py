@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.alb_event import ALBEvent
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from qstash_receiver import Rejection
+from qstash_receiver.integration import Rejection
 
 from .events import to_proxy_event
 

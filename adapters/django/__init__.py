@@ -16,6 +16,13 @@ Configuration comes from ``QSTASH_*`` Django settings, falling back to the envir
 from __future__ import annotations
 
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
+from qstash_receiver.integration import missing_extra
+
+try:
+    import asgiref  # noqa: F401  (Django's own dependency, imported first below)
+    import django  # noqa: F401
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "django") from None
 
 from .decorators import verify_qstash
 from .mixins import QStashVerifiedMixin

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
 from qstash_receiver import ConfigError, load_config
-from qstash_receiver.config import ConfigWarning
 
 from .settings import qstash_environ
 
@@ -58,10 +57,9 @@ def check_qstash_config(
                 id="qstash_receiver.E001",
             )
         )
-    for warning in config.warnings:
-        code = warning.code if isinstance(warning, ConfigWarning) else ""
-        if code in WARNING_IDS:
-            messages.append(Warning(f"QStash: {warning}.", id=WARNING_IDS[code]))
+    for warning in config.receive_warnings:
+        if warning.code in WARNING_IDS:
+            messages.append(Warning(f"QStash: {warning.text}.", id=WARNING_IDS[warning.code]))
     if config.dev_mode and not settings.DEBUG:
         messages.append(
             Warning(

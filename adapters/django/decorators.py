@@ -4,65 +4,39 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
+from django.views.decorators.csrf import csrf_exempt
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, check_options
+from qstash_receiver.integration import Endpoint, Options, guarded
 
-from .verification import verify_request
+from .verification import endpoint, verify_request
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from qstash_receiver.integration import OptionArgs
 
 __all__ = ["verify_qstash"]
 
 V = TypeVar("V", bound=Callable[..., Any])
 
 
-def _wrap(view: V, options: dict[str, Any]) -> V:
-    wrapper: Callable[..., Any]
-    if iscoroutinefunction(view):
+def _wrap(view: V, endpoint: Endpoint) -> V:
+    def guard(request: HttpRequest, *_: object, **__: object) -> object:
+        return verify_request(request, endpoint)
 
-        @functools.wraps(view)
-        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            answer = verify_request(request, **options)
-            return answer if answer is not None else await view(request, *args, **kwargs)
-
-    else:
-
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            answer = verify_request(request, **options)
-            return answer if answer is not None else view(request, *args, **kwargs)
-
-    # The marker CsrfViewMiddleware reads (what csrf_exempt sets), set on our own wrapper:
-    # Django < 5.0's csrf_exempt turns an async view into a sync one.
-    wrapper.csrf_exempt = True  # type: ignore[attr-defined]
-    return cast(V, wrapper)
+    # Django >= 5.0's csrf_exempt keeps an async view async.
+    return cast(V, csrf_exempt(guarded(view, guard, is_async=iscoroutinefunction(view))))
 
 
 @overload
 def verify_qstash(view: V, /) -> V: ...
-
-
 @overload
-def verify_qstash(
-    *,
-    url: str | None = None,
-    clock_tolerance: float = 0,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    receiver: Receiver | None = None,
-) -> Callable[[V], V]: ...
-
-
-def verify_qstash(
-    view: V | None = None,
-    /,
-    *,
-    url: str | None = None,
-    clock_tolerance: float = 0,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    receiver: Receiver | None = None,
-) -> V | Callable[[V], V]:
+def verify_qstash(**options: Unpack[OptionArgs]) -> Callable[[V], V]: ...
+def verify_qstash(view: V | None = None, /, **options: Unpack[OptionArgs]) -> V | Callable[[V], V]:
     """Verify QStash deliveries before a Django function view (sync or async) runs.
 
     Use bare (``@verify_qstash``) or with options (``@verify_qstash(url=...)``). The view is
@@ -73,7 +47,8 @@ def verify_qstash(
 
     Args:
         view: the view function (bare use).
-        url: when given, the signed destination URL must equal it.
+        url: when given, the signed destination URL must equal it (a callable gets the
+            ``HttpRequest``).
         clock_tolerance: seconds of clock skew accepted.
         max_body_bytes: larger bodies are refused before they are read.
         receiver: the :class:`Receiver` to use; default: one built from Django settings
@@ -85,16 +60,11 @@ def verify_qstash(
     ``US_EAST_1_`` prefixed forms, ``QSTASH_DEV``.
 
     Raises:
-        Nothing of its own per request: every verification or configuration failure becomes
-        a response. The view's own exceptions propagate.
+        ValueError, TypeError: invalid options (when decorating). Nothing of its own per
+            request: every verification or configuration failure becomes a response. The
+            view's own exceptions propagate.
     """
-    check_options(clock_tolerance, max_body_bytes)
-    options: dict[str, Any] = {
-        "receiver": receiver,
-        "url": url,
-        "clock_tolerance": clock_tolerance,
-        "max_body_bytes": max_body_bytes,
-    }
+    checked = endpoint(Options(**options))
     if view is not None:
-        return _wrap(view, options)
-    return functools.partial(_wrap, options=options)
+        return _wrap(view, checked)
+    return functools.partial(_wrap, endpoint=checked)

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.decorators import classonlymethod
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
-from qstash_receiver import DEFAULT_MAX_BODY_BYTES, Receiver, VerifiedMessage, check_options
+from qstash_receiver import Receiver, VerifiedMessage
+from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES, Endpoint, Options, UrlOption
 
-from .verification import get_message, verify_request
+from .verification import endpoint, get_message, verify_request
 
 __all__ = ["QStashVerifiedMixin"]
+
+_OPTION_ATTRIBUTES: dict[str, str] = {
+    "url": "qstash_url",
+    "clock_tolerance": "qstash_clock_tolerance",
+    "max_body_bytes": "qstash_max_body_bytes",
+    "receiver": "qstash_receiver",
+}
 
 
 class QStashVerifiedMixin(View):
@@ -24,7 +33,8 @@ class QStashVerifiedMixin(View):
     views both work (Django requires a view's handlers to be all sync or all async). The view
     is CSRF-exempt; verified handlers read ``self.qstash_message``; other requests are
     answered 401/413/500 as by :func:`~qstash_receiver.adapters.django.verify_qstash`, whose
-    options are these class attributes (also settable through ``as_view(**initkwargs)``).
+    options are these class attributes (also settable through ``as_view(**initkwargs)``),
+    validated once by :meth:`as_view`.
 
     Attributes:
         qstash_url: when set, the signed destination URL must equal it.
@@ -34,21 +44,28 @@ class QStashVerifiedMixin(View):
             with environment fallback (``QSTASH_*`` names), resolved on the first request.
     """
 
-    qstash_url: str | None = None
+    qstash_url: UrlOption = None
     qstash_clock_tolerance: float = 0
     qstash_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     qstash_receiver: Receiver | None = None
+    # Set by as_view(): the validated options of this view function.
+    _qstash_endpoint: ClassVar[Endpoint | None] = None
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
-        """The view function, marked CSRF-exempt (QStash sends no CSRF token)."""
-        check_options(
-            initkwargs.get("qstash_clock_tolerance", cls.qstash_clock_tolerance),
-            initkwargs.get("qstash_max_body_bytes", cls.qstash_max_body_bytes),
+        """The view function, CSRF-exempt (QStash sends no CSRF token).
+
+        Raises:
+            ValueError, TypeError: invalid ``qstash_*`` options.
+        """
+        options = Options(
+            **{
+                option: initkwargs.get(attribute, getattr(cls, attribute))
+                for option, attribute in _OPTION_ATTRIBUTES.items()
+            }
         )
-        view = super().as_view(**initkwargs)
-        view.csrf_exempt = True  # type: ignore[attr-defined]
-        return view
+        view = super().as_view(**initkwargs, _qstash_endpoint=endpoint(options))
+        return csrf_exempt(view)
 
     @property
     def qstash_message(self) -> VerifiedMessage:
@@ -60,13 +77,12 @@ class QStashVerifiedMixin(View):
         return get_message(self.request)
 
     def _verify(self, request: HttpRequest) -> HttpResponseBase | None:
-        return verify_request(
-            request,
-            receiver=self.qstash_receiver,
-            url=self.qstash_url,
-            clock_tolerance=self.qstash_clock_tolerance,
-            max_body_bytes=self.qstash_max_body_bytes,
-        )
+        checked = self._qstash_endpoint
+        if checked is None:  # dispatch() called without as_view(), e.g. in a unit test
+            checked = endpoint(
+                Options(**{o: getattr(self, a) for o, a in _OPTION_ATTRIBUTES.items()})
+            )
+        return verify_request(request, checked)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if self.view_is_async:

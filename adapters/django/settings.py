@@ -8,7 +8,6 @@ goes to :func:`qstash_receiver.load_config`, which owns every resolution rule.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -16,13 +15,14 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 from qstash_receiver import QStashConfig, Receiver, load_config
-from qstash_receiver import env as E
+from qstash_receiver import names as N
 from qstash_receiver.config import overlay_settings
+from qstash_receiver.integration import LazyReceiver
 
-__all__ = ["SETTING_NAMES", "get_config", "get_receiver", "qstash_environ"]
+__all__ = ["SETTING_NAMES", "default_receiver", "get_config", "get_receiver", "qstash_environ"]
 
 #: The names read from Django settings (each falls back to the environment variable).
-SETTING_NAMES: Final[tuple[str, ...]] = E.CONFIG_NAMES
+SETTING_NAMES: Final[tuple[str, ...]] = N.CONFIG_NAMES
 
 
 def qstash_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -36,31 +36,32 @@ def qstash_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return overlay_settings(lambda name: getattr(settings, name, None), environ)
 
 
-@functools.cache
+#: The receiver views use when none is passed: built from the settings on first use, kept
+#: until a QStash setting changes (``override_settings`` in tests).
+default_receiver: Final = LazyReceiver(lambda: Receiver(config=load_config(qstash_environ())))
+
+
+def get_receiver() -> Receiver:
+    """The receiver views use when none is passed (:data:`default_receiver`).
+
+    Raises:
+        ConfigError: the settings/environment are invalid (not kept: a fix takes effect).
+    """
+    return default_receiver()
+
+
 def get_config() -> QStashConfig:
-    """The process-wide configuration, resolved on first use and cached.
+    """The configuration of :func:`get_receiver`.
 
     Raises:
         ConfigError: the settings/environment are invalid (see :func:`load_config`).
     """
-    return load_config(qstash_environ())
-
-
-@functools.cache
-def get_receiver() -> Receiver:
-    """The receiver views use when none is passed; built from :func:`get_config`.
-
-    Raises:
-        ConfigError: as :func:`get_config` (not cached, so a fixed setting takes effect).
-    """
-    return Receiver(config=get_config())
+    return default_receiver().config
 
 
 def _reset(*, setting: str, **_: Any) -> None:
-    # override_settings() in tests, and anything else that changes settings at runtime.
     if setting in SETTING_NAMES:
-        get_config.cache_clear()
-        get_receiver.cache_clear()
+        default_receiver.reset()
 
 
 setting_changed.connect(_reset, dispatch_uid="qstash_receiver.settings.reset")

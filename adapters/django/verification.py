@@ -6,21 +6,12 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
-from qstash_receiver import (
-    DEFAULT_MAX_BODY_BYTES,
-    MalformedBodyError,
-    PayloadTooLargeError,
-    Receiver,
-    Rejection,
-    VerifiedMessage,
-    check_content_length,
-    check_request,
-)
-from qstash_receiver.request import rejection_for
+from qstash_receiver import MalformedBodyError, PayloadTooLargeError, VerifiedMessage
+from qstash_receiver.integration import Endpoint, Options, Rejection, rejection_for
 
-from .settings import get_receiver
+from .settings import default_receiver
 
-__all__ = ["MESSAGE_ATTRIBUTE", "get_message", "verify_request"]
+__all__ = ["MESSAGE_ATTRIBUTE", "endpoint", "get_message", "verify_request"]
 
 #: The ``HttpRequest`` attribute holding the :class:`VerifiedMessage` of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"
@@ -38,37 +29,28 @@ def get_message(request: HttpRequest) -> VerifiedMessage:
     return message
 
 
+def endpoint(options: Options) -> Endpoint:
+    """The endpoint of a Django view: its options, the settings' receiver by default."""
+    return Endpoint(options, default_receiver)
+
+
 def _answer(rejection: Rejection) -> HttpResponse:
     return HttpResponse(rejection.text, status=rejection.status, headers=rejection.headers)
 
 
-def verify_request(
-    request: HttpRequest,
-    *,
-    receiver: Receiver | None = None,
-    url: str | None = None,
-    clock_tolerance: float = 0,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-) -> HttpResponse | None:
+def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | None:
     """Verify ``request``: ``None`` (message attached to it) or the rejection's response."""
-    early = check_content_length(request.headers.get("Content-Length"), max_body_bytes)
+    early = endpoint.declared_too_large(request.META.get("CONTENT_LENGTH"))
     if early is not None:
         return _answer(early)
     try:
         body = request.body  # the only read; later request.body calls reuse it
     except RequestDataTooBig:  # Django would answer 400; the delivery is too large: 413
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or max_body_bytes
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or endpoint.max_body_bytes
         return _answer(rejection_for(PayloadTooLargeError(limit)))
     except ValueError:  # a malformed Content-Length that the server passed on (runserver)
         return _answer(rejection_for(MalformedBodyError()))
-    result = check_request(
-        receiver if receiver is not None else get_receiver,
-        request.headers,
-        body,
-        url=url,
-        clock_tolerance=clock_tolerance,
-        max_body_bytes=max_body_bytes,
-    )
+    result = endpoint.check(request.headers, body, request)
     if isinstance(result, Rejection):
         return _answer(result)
     setattr(request, MESSAGE_ATTRIBUTE, result)

@@ -1,0 +1,112 @@
+"""Every header and environment variable the library reads or writes, and QStash's fixed values.
+
+Header names QStash sends are lower-case here: every lookup goes through the case-insensitive
+:class:`~qstash_receiver.headers.Headers`.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Region = Literal["EU_CENTRAL_1", "US_EAST_1"]
+REGIONS: Final[tuple[Region, ...]] = ("EU_CENTRAL_1", "US_EAST_1")
+
+QSTASH_REGION: Final = "QSTASH_REGION"
+QSTASH_URL: Final = "QSTASH_URL"
+QSTASH_TOKEN: Final = "QSTASH_TOKEN"
+QSTASH_CURRENT_SIGNING_KEY: Final = "QSTASH_CURRENT_SIGNING_KEY"
+QSTASH_NEXT_SIGNING_KEY: Final = "QSTASH_NEXT_SIGNING_KEY"
+QSTASH_DEV: Final = "QSTASH_DEV"
+QSTASH_DEV_PORT: Final = "QSTASH_DEV_PORT"
+
+#: Name a Secrets Manager secret / an SSM parameter holding the signing keys (Lambda adapter).
+QSTASH_SIGNING_KEYS_SECRET: Final = "QSTASH_SIGNING_KEYS_SECRET"
+QSTASH_SIGNING_KEYS_PARAMETER: Final = "QSTASH_SIGNING_KEYS_PARAMETER"
+
+#: Variables that exist once per region, as ``{REGION}_{NAME}``.
+REGIONAL_NAMES: Final = (
+    QSTASH_URL,
+    QSTASH_TOKEN,
+    QSTASH_CURRENT_SIGNING_KEY,
+    QSTASH_NEXT_SIGNING_KEY,
+)
+
+DEFAULT_URL: Final = "https://qstash.upstash.io"
+LEGACY_PUBLISH_URL: Final = "https://qstash.upstash.io/v2/publish"
+REGION_URLS: Final[dict[Region, str]] = {
+    "EU_CENTRAL_1": "https://qstash-eu-central-1.upstash.io",
+    "US_EAST_1": "https://qstash-us-east-1.upstash.io",
+}
+
+# The QStash dev server's published credentials (public, so never accepted on a cloud runtime).
+DEV_CURRENT_SIGNING_KEY: Final = "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r"
+DEV_NEXT_SIGNING_KEY: Final = "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs"
+DEV_TOKEN: Final = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="
+DEV_DEFAULT_PORT: Final = 8080
+
+# Set by the platforms themselves; any of them means "running in the cloud". (FUNCTION_TARGET
+# is not one: the local functions-framework sets it too.)
+CLOUD_RUNTIME_MARKERS: Final[dict[str, str]] = {
+    "AWS_LAMBDA_FUNCTION_NAME": "AWS Lambda",
+    "K_SERVICE": "Cloud Run / Cloud Functions",
+}
+
+
+def regional(region: Region, name: str) -> str:
+    """The name of a region-prefixed variable, e.g. ``US_EAST_1_QSTASH_TOKEN``."""
+    return f"{region}_{name}"
+
+
+#: Every QStash variable ``load_config`` reads (framework settings may set the same names).
+CONFIG_NAMES: Final[tuple[str, ...]] = (
+    QSTASH_REGION,
+    QSTASH_DEV,
+    QSTASH_DEV_PORT,
+    *REGIONAL_NAMES,
+    *(regional(region, name) for region in REGIONS for name in REGIONAL_NAMES),
+)
+
+
+#: The methods QStash delivers with (``Upstash-Method``).
+HTTP_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def region_header(region: str) -> str:
+    """The ``Upstash-Region`` spelling QStash sends: ``US_EAST_1`` -> ``US-EAST-1``."""
+    return region.replace("_", "-").upper()
+
+
+def normalize_region(value: str | None) -> Region | None:
+    """``us-east-1`` / ``US-EAST-1`` / ``us_east_1`` -> ``US_EAST_1``; anything else -> None."""
+    if not value:
+        return None
+    candidate = value.replace("-", "_").upper()  # no strip(): parity with @upstash/qstash
+    for region in REGIONS:
+        if candidate == region:
+            return region
+    return None
+
+
+# Delivery headers QStash sends.
+SIGNATURE_HEADER: Final = "upstash-signature"
+REGION_HEADER: Final = "upstash-region"
+MESSAGE_ID_HEADER: Final = "upstash-message-id"
+RETRIED_HEADER: Final = "upstash-retried"
+SCHEDULE_ID_HEADER: Final = "upstash-schedule-id"
+TOPIC_NAME_HEADER: Final = "upstash-topic-name"
+CALLER_IP_HEADER: Final = "upstash-caller-ip"
+#: Every QStash header starts with it; what the publisher forwarded does not.
+UPSTASH_HEADER_PREFIX: Final = "upstash-"
+CONTENT_LENGTH_HEADER: Final = "content-length"
+#: Headers of the connection, not of the message (left out of ``forwarded_headers``).
+TRANSPORT_HEADERS: Final = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "accept-encoding", "user-agent"}
+)
+
+# Headers an endpoint answers with.
+CONTENT_TYPE_HEADER: Final = "Content-Type"
+TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
+#: With status 489, tells QStash not to retry (the message goes to the DLQ).
+NON_RETRYABLE_HEADER: Final = "Upstash-NonRetryable-Error"
+#: Seconds (or a date) until QStash's next attempt.
+RETRY_AFTER_HEADER: Final = "Retry-After"

@@ -1,0 +1,182 @@
+"""The verified message is immutable; errors carry their answer; odd input never raises."""
+
+from __future__ import annotations
+
+import dataclasses
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+
+import qstash_receiver
+from qstash_receiver import (
+    ConfigError,
+    ExpiredError,
+    InvalidClaimsError,
+    MalformedBodyError,
+    NonRetryableError,
+    NotYetValidError,
+    PayloadTooLargeError,
+    QStashError,
+    Receiver,
+    RetryLater,
+    SignatureError,
+    VerifiedMessage,
+    load_config,
+)
+from qstash_receiver.integration import Rejection, check_request, rejection_for
+from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
+
+URL = "https://example.com/api/qstash"
+BODY = b'{"shape":1}'
+US_CURRENT = DEMO_KEYS["US_EAST_1"][0]
+RECEIVER = Receiver(config=load_config(DEMO_ENV))
+
+
+def genuine() -> VerifiedMessage:
+    headers = signed_headers(BODY, key=US_CURRENT, url=URL, region="US_EAST_1")
+    result = check_request(RECEIVER, {**headers, "X-Trace": "t"}, BODY, url=URL)
+    assert isinstance(result, VerifiedMessage)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("body", b""), ("message_id", "other"), ("retried", 3), ("headers", {}), ("new", 1)],
+)
+def test_setting_an_attribute_of_a_verified_message_raises(name: str, value: Any) -> None:
+    message = genuine()
+    with pytest.raises((dataclasses.FrozenInstanceError, AttributeError, TypeError)):
+        setattr(message, name, value)
+
+
+def test_headers_and_claims_of_a_verified_message_cannot_be_changed() -> None:
+    message = genuine()
+    assert message.headers["x-trace"] == "t"
+    with pytest.raises(TypeError):
+        message.headers["x-trace"] = "changed"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        message.claims["sub"] = "https://elsewhere.test"  # type: ignore[index]
+    assert not hasattr(message.headers, "__setitem__")
+    assert message.url == URL
+    assert message.forwarded_headers == {"x-trace": "t"}
+
+
+def test_verify_and_check_request_build_the_same_verification() -> None:
+    headers = signed_headers(BODY, key=US_CURRENT, url=URL, region="US_EAST_1")
+    bare = RECEIVER.verify(
+        signature=headers["Upstash-Signature"], body=BODY, upstash_region="US-EAST-1"
+    )
+    full = check_request(RECEIVER, headers, BODY)
+    assert isinstance(full, VerifiedMessage)
+    fields = ("body", "key_source", "key_region", "key_used", "upstash_region")
+    assert [getattr(bare, f) for f in fields] == [getattr(full, f) for f in fields]
+    assert dict(bare.claims) == dict(full.claims)
+    assert bare.message_id is None
+    assert full.message_id == headers["Upstash-Message-Id"]
+    assert full.retried == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "reason"),
+    [
+        (SignatureError(), 401, "signature_error"),
+        (ExpiredError(), 401, "expired"),
+        (PayloadTooLargeError(10), 413, "body_too_large"),
+        (ConfigError("x"), 500, "configuration_error"),
+        (NonRetryableError("bad payload"), 489, "non_retryable"),
+        (RetryLater(30), 503, "retry_later"),
+        (QStashError(), 500, "internal_error"),
+    ],
+)
+def test_each_error_carries_its_status_and_reason(
+    error: QStashError, status: int, reason: str
+) -> None:
+    assert (error.status_code, error.reason) == (status, reason)
+    rejection = rejection_for(error)
+    assert (rejection.status, rejection.reason) == (status, reason)
+
+
+def test_phrases_come_from_http_status_and_489_has_none() -> None:
+    assert Rejection(401, "expired").text == f"401 {HTTPStatus(401).phrase}: expired"
+    assert Rejection(503, "retry_later").text.startswith("503 Service Unavailable")
+    assert Rejection(489, "non_retryable").text == "489 Error: non_retryable"
+
+
+def test_retry_control_answers_carry_their_headers() -> None:
+    non_retryable = rejection_for(NonRetryableError("gone"))
+    assert non_retryable.headers["Upstash-NonRetryable-Error"] == "true"
+    later = rejection_for(RetryLater(2.2))
+    assert later.headers["Retry-After"] == "3"
+    assert later.headers["Content-Type"].startswith("text/plain")
+    assert RetryLater(10**9).delay == RetryLater.MAX_DELAY
+    for bad in (-1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="finite delay"):
+            RetryLater(bad)
+
+
+def test_claim_errors_name_their_claim() -> None:
+    now = 1_700_000_000
+    expired = sign(BODY, key=US_CURRENT, url=URL, now=now - 3600)
+    with pytest.raises(ExpiredError) as caught:
+        RECEIVER.verify(signature=expired, body=BODY, upstash_region="US-EAST-1")
+    assert caught.value.claim == "exp"
+    future = sign(BODY, key=US_CURRENT, url=URL, now=now + 10**8)
+    with pytest.raises(NotYetValidError) as early:
+        RECEIVER.verify(signature=future, body=BODY, upstash_region="US-EAST-1")
+    assert early.value.claim in ("nbf", "iat")
+    assert InvalidClaimsError("jti").claim == "jti"
+    assert "jti" in str(InvalidClaimsError("jti"))
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        pytest.param({"Upstash-Signature": "a.b.c"}, "\ud800", id="lone-surrogate-body"),
+        pytest.param({"Upstash-Signature": "a.b.c"}, None, id="none-body"),
+        pytest.param({"Upstash-Signature": "a.b.c"}, 12, id="int-body"),
+        pytest.param({"Upstash-Signature": None}, b"", id="none-signature-value"),
+        pytest.param({"X-A": None, "Upstash-Signature": "a.b.c"}, b"", id="none-header"),
+        pytest.param({7: "x", "Upstash-Signature": "a.b.c"}, b"", id="int-header-name"),
+        pytest.param({None: "x"}, b"", id="none-header-name"),
+        pytest.param({"X-A": [], "Upstash-Signature": [None]}, b"", id="empty-and-none-lists"),
+        pytest.param([("X", "1"), ("only-one",)], b"", id="short-pair"),
+        pytest.param(42, b"", id="headers-not-a-mapping"),
+        pytest.param(None, b"", id="no-headers"),
+    ],
+)
+def test_check_request_never_raises_for_bad_input(headers: Any, body: Any) -> None:
+    explicit = Receiver(*DEMO_KEYS["US_EAST_1"])
+    result = check_request(explicit, headers, body)
+    assert isinstance(result, Rejection)
+    assert result.status == 401
+
+
+def test_genuine_delivery_with_odd_extra_headers_is_accepted() -> None:
+    headers: dict[Any, Any] = dict(signed_headers(BODY, key=US_CURRENT, region="US_EAST_1"))
+    headers.update({"X-Empty": [], "X-None": [None], "X-Mixed": ["a", None], 5: "x"})
+    result = check_request(RECEIVER, headers, BODY)
+    assert isinstance(result, VerifiedMessage)
+    assert result.headers["x-mixed"] == "a"
+    assert "x-empty" not in result.headers
+    assert "x-none" not in result.headers
+    assert dict(result.headers)  # iterating never meets a name without a value
+
+
+def test_verify_refuses_an_unencodable_str_body_as_a_signature_error() -> None:
+    token = sign(BODY, key=US_CURRENT)
+    with pytest.raises(MalformedBodyError):
+        RECEIVER.verify(signature=token, body="\udc80", upstash_region="US-EAST-1")
+
+
+def test_root_exports_the_product_names_only() -> None:
+    exported = set(qstash_receiver.__all__)
+    assert {"Receiver", "VerifiedMessage", "load_config", "QStashConfig", "__version__"} <= exported
+    assert {"NonRetryableError", "RetryLater", "ConfigError", "SignatureError"} <= exported
+    plumbing = {"check_request", "Rejection", "Headers", "check_options", "SigningKeys"}
+    assert not exported & plumbing
+    for name in exported - {"__version__"}:
+        value = getattr(qstash_receiver, name)
+        assert isinstance(value, type) or callable(value)
+        if isinstance(value, type) and issubclass(value, Exception):
+            assert issubclass(value, QStashError)
