@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import qstash
@@ -135,3 +136,35 @@ def test_official_sdk_ignores_clock_tolerance() -> None:
     # Without tolerance both reject it: the difference is only the tolerance.
     assert not qstash_accepts(token, BODY)
     assert not ours_accepts(token, BODY)
+
+
+def handler_written_for_the_sdk(receiver: Any, signature: str, body: str) -> int:
+    """What code switching from qstash.Receiver looks like: it still catches the SDK's error."""
+    try:
+        receiver.verify(signature=signature, body=body, url=URL)
+    except qstash.errors.SignatureError:
+        return 401
+    return 200
+
+
+def test_the_compat_receiver_is_a_drop_in_for_sdk_except_clauses() -> None:
+    from qstash_receiver.compat import Receiver as CompatReceiver
+
+    body = BODIES["json"]
+    good = sign(body, key=CURRENT, url=URL)
+    tampered = sign(body + " ", key=CURRENT, url=URL)
+    compat = CompatReceiver(CURRENT, NEXT)
+    assert handler_written_for_the_sdk(compat, good, body) == 200
+    assert handler_written_for_the_sdk(compat, tampered, body) == 401
+    # The plain receiver's errors are ours only: the switch needs compat or a new except.
+    with pytest.raises(SignatureError) as caught:
+        Receiver(CURRENT, NEXT).verify(signature=tampered, body=body, url=URL)
+    assert not isinstance(caught.value, qstash.errors.SignatureError)
+    with pytest.raises(SignatureError) as twin:
+        compat.verify(signature=tampered, body=body, url=URL)
+    assert isinstance(twin.value, qstash.errors.SignatureError)
+    assert (twin.value.reason, twin.value.claim, str(twin.value)) == (
+        "body_mismatch",
+        "body",
+        caught.value.args[0] if caught.value.args else str(caught.value),
+    )
