@@ -13,8 +13,6 @@ import it.
 
 from __future__ import annotations
 
-from functools import cache
-
 from .errors import SignatureError
 from .message import VerifiedMessage
 from .verify import Body
@@ -31,10 +29,16 @@ except ModuleNotFoundError as error:  # pragma: no cover - qstash is a test depe
 __all__ = ["Receiver"]
 
 
-@cache
+_TWINS: dict[type[SignatureError], type[SignatureError]] = {}
+
+
 def _twin(kind: type[SignatureError]) -> type[SignatureError]:
     # One class per reason, deriving from ours and from the SDK's: both excepts match.
-    return type(kind.__name__, (kind, _SdkSignatureError), {"__module__": __name__})
+    twin = _TWINS.get(kind)
+    if twin is None:
+        twin = type(kind.__name__, (kind, _SdkSignatureError), {"__module__": __name__})
+        _TWINS[kind] = twin
+    return twin
 
 
 class Receiver(_Receiver):
