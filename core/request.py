@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from types import MappingProxyType
 
 from . import names as N
 from .errors import (
@@ -21,8 +20,7 @@ from .errors import (
 )
 from .headers import HeaderInput, Headers
 from .message import VerifiedMessage
-from .names import normalize_region
-from .verify import Receiver, check_tolerance, raw_body
+from .verify import Receiver, check_tolerance, message_of, raw_body
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -106,13 +104,6 @@ def check_content_length(value: object, max_body_bytes: int) -> Rejection | None
     return None
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _view(headers: object) -> tuple[Headers, list[str]]:
     try:
         return Headers.split(headers, N.SIGNATURE_HEADER)  # type: ignore[arg-type]
@@ -152,22 +143,9 @@ def check_request(
             raise MissingSignatureError()
         if len(signatures) > 1 or "," in signature:
             raise DuplicateSignatureError()
-        claims, keys, used = active._verified(signature, raw, url, clock_tolerance, region)
+        verified = active._verified(signature, raw, url, clock_tolerance, region)
     except QStashError as error:
         rejection = rejection_for(error)
         _log_rejection(rejection, error, view.get(N.MESSAGE_ID_HEADER))
         return rejection
-    return VerifiedMessage(
-        raw,
-        MappingProxyType(claims),
-        keys.source,
-        keys.region,
-        used,
-        normalize_region(region),
-        view.get(N.MESSAGE_ID_HEADER),
-        _int_or_none(view.get(N.RETRIED_HEADER)),
-        view.get(N.SCHEDULE_ID_HEADER),
-        view.get(N.TOPIC_NAME_HEADER),
-        view.get(N.CALLER_IP_HEADER),
-        view,
-    )
+    return message_of(raw, verified, region, view)

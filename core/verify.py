@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from . import names as N
 from .config import ConfigWarning, QStashConfig, SigningKeys, load_config
 from .errors import (
     BodyMismatchError,
@@ -23,6 +24,7 @@ from .errors import (
     NotYetValidError,
     UrlMismatchError,
 )
+from .headers import Headers
 from .jws import KeyUsed, b64url, verify_hs256
 from .message import VerifiedMessage
 from .names import normalize_region
@@ -221,15 +223,45 @@ class Receiver:
             raise MissingSignatureError()
         check_tolerance(clock_tolerance)
         raw = raw_body(body)
-        claims, keys, used = self._verified(signature, raw, url, clock_tolerance, upstash_region)
+        verified = self._verified(signature, raw, url, clock_tolerance, upstash_region)
+        return message_of(raw, verified, upstash_region)
+
+
+def message_of(
+    raw: bytes,
+    verified: Verified,
+    upstash_region: str | None,
+    headers: Headers | None = None,
+) -> VerifiedMessage:
+    """The one place a :class:`VerifiedMessage` is built; with ``headers`` the delivery
+    fields are filled from them."""
+    claims, keys, used = verified
+    region = normalize_region(upstash_region)
+    if headers is None:
         return VerifiedMessage(
-            raw,
-            MappingProxyType(claims),
-            keys.source,
-            keys.region,
-            used,
-            normalize_region(upstash_region),
+            raw, MappingProxyType(claims), keys.source, keys.region, used, region
         )
+    return VerifiedMessage(
+        raw,
+        MappingProxyType(claims),
+        keys.source,
+        keys.region,
+        used,
+        region,
+        headers.get(N.MESSAGE_ID_HEADER),
+        _int_or_none(headers.get(N.RETRIED_HEADER)),
+        headers.get(N.SCHEDULE_ID_HEADER),
+        headers.get(N.TOPIC_NAME_HEADER),
+        headers.get(N.CALLER_IP_HEADER),
+        headers,
+    )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 # Marks "the configuration's own warnings were logged" in Receiver._logged.
