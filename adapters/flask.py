@@ -39,6 +39,7 @@ from qstash_receiver import (
     VerifiedMessage,
     load_config,
 )
+from qstash_receiver import names as N
 from qstash_receiver.config import overlay_settings
 from qstash_receiver.integration import Endpoint, Options, Rejection, guarded
 
@@ -82,7 +83,7 @@ def _read_body(request: Request, endpoint: Endpoint) -> bytes | Rejection:
     limit = endpoint.max_body_bytes
     app_limit = original = request.max_content_length  # Flask's MAX_CONTENT_LENGTH
     if app_limit is None or app_limit > limit:
-        early = endpoint.declared_too_large(request.headers.get("Content-Length"))
+        early = endpoint.declared_too_large(request.headers.get(N.CONTENT_LENGTH_HEADER))
         if early is not None:
             return early
         app_limit = None  # max_body_bytes is the stricter limit

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
+from qstash_receiver import names as N
 from qstash_receiver.integration import missing_extra
 
 try:
@@ -89,7 +90,7 @@ class PublicUrl:
         target = _request_target(request)
         if host.lower().endswith(FUNCTION_NAME_HOST_SUFFIX):
             environ = os.environ if self._environ is None else self._environ
-            name = self._function_name or environ.get("K_SERVICE") or environ.get("FUNCTION_NAME")
+            name = self._function_name or environ.get(N.K_SERVICE) or environ.get(N.FUNCTION_NAME)
             if name:  # "/" is the function's own URL, which has no trailing slash
                 rest = target[1:] if target == "/" or target.startswith("/?") else target
                 target = f"/{name}{rest}"

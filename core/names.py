@@ -44,11 +44,16 @@ DEV_NEXT_SIGNING_KEY: Final = "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs"
 DEV_TOKEN: Final = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="
 DEV_DEFAULT_PORT: Final = 8080
 
+#: Set by Cloud Run / Cloud Functions: the service (function) name, used to rebuild its URL.
+K_SERVICE: Final = "K_SERVICE"
+#: Set by the 1st-gen Cloud Functions runtime: the function name.
+FUNCTION_NAME: Final = "FUNCTION_NAME"
+
 # Set by the platforms themselves; any of them means "running in the cloud". (FUNCTION_TARGET
 # is not one: the local functions-framework sets it too.)
 CLOUD_RUNTIME_MARKERS: Final[dict[str, str]] = {
     "AWS_LAMBDA_FUNCTION_NAME": "AWS Lambda",
-    "K_SERVICE": "Cloud Run / Cloud Functions",
+    K_SERVICE: "Cloud Run / Cloud Functions",
 }
 
 
@@ -98,6 +103,18 @@ CALLER_IP_HEADER: Final = "upstash-caller-ip"
 #: Every QStash header starts with it; what the publisher forwarded does not.
 UPSTASH_HEADER_PREFIX: Final = "upstash-"
 CONTENT_LENGTH_HEADER: Final = "content-length"
+USER_AGENT_HEADER: Final = "User-Agent"
+#: The ``User-Agent`` of every QStash delivery.
+QSTASH_USER_AGENT: Final = "Upstash-QStash"
+#: Headers a publisher sends (``Upstash-Forward-<Name>`` reaches the destination as ``<Name>``).
+FORWARD_HEADER_PREFIX: Final = "Upstash-Forward-"
+METHOD_HEADER: Final = "Upstash-Method"
+DELAY_HEADER: Final = "Upstash-Delay"
+RETRIES_HEADER: Final = "Upstash-Retries"
+DEDUPLICATION_ID_HEADER: Final = "Upstash-Deduplication-Id"
+CONTENT_BASED_DEDUPLICATION_HEADER: Final = "Upstash-Content-Based-Deduplication"
+CALLBACK_HEADER: Final = "Upstash-Callback"
+FAILURE_CALLBACK_HEADER: Final = "Upstash-Failure-Callback"
 #: Headers of the connection, not of the message (left out of ``forwarded_headers``).
 TRANSPORT_HEADERS: Final = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "accept-encoding", "user-agent"}
