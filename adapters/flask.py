@@ -39,9 +39,8 @@ from qstash_receiver import (
     VerifiedMessage,
     load_config,
 )
-from qstash_receiver import names as N
 from qstash_receiver.config import overlay_settings
-from qstash_receiver.integration import Endpoint, Options, Rejection, guarded
+from qstash_receiver.integration import Endpoint, Headers, Options, Rejection, guarded
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -81,18 +80,23 @@ def current_message() -> VerifiedMessage:
 
 def _read_body(request: Request, endpoint: Endpoint) -> bytes | Rejection:
     limit = endpoint.max_body_bytes
-    app_limit = original = request.max_content_length  # Flask's MAX_CONTENT_LENGTH
+    declared = request.content_length
+    if declared is not None and declared <= limit:
+        # Werkzeug reads exactly the declared length, and refuses it with Flask's own 413
+        # when MAX_CONTENT_LENGTH is smaller: nothing to cap.
+        return request.get_data(cache=True)  # cached: get_json()/get_data() in the view
+    app_limit = request.max_content_length  # Flask's MAX_CONTENT_LENGTH
     if app_limit is None or app_limit > limit:
-        early = endpoint.declared_too_large(request.headers.get(N.CONTENT_LENGTH_HEADER))
+        early = endpoint.declared_too_large(declared)
         if early is not None:
             return early
         app_limit = None  # max_body_bytes is the stricter limit
     cap = limit if app_limit is None else app_limit
     # Werkzeug stops a body of unknown length (chunked) at max_content_length without an
     # error, so one byte more is read: a longer body then shows as too large, not truncated.
-    request.max_content_length = cap + 1
+    original, request.max_content_length = request.max_content_length, cap + 1
     try:
-        body = request.get_data(cache=True)  # cached: get_json()/get_data() work in the view
+        body = request.get_data(cache=True)
     finally:
         request.max_content_length = original
     if app_limit is not None and len(body) > app_limit:
@@ -110,7 +114,7 @@ def _guard(endpoint: Endpoint) -> Callable[..., Response | None]:
         result = (
             body
             if isinstance(body, Rejection)
-            else endpoint.check(request.headers.items(), body, request)
+            else endpoint.check(Headers.from_environ(request.environ), body, request)
         )
         if isinstance(result, Rejection):
             return _answer(result)

@@ -10,6 +10,15 @@ __all__ = ["HeaderInput", "Headers"]
 HeaderInput = Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
 
 
+# WSGI environ key -> header name, learned as requests arrive. The two headers PEP 3333
+# keeps without the HTTP_ prefix are known; "" marks other CGI keys seen (not headers).
+_ENVIRON_NAMES: dict[str, str] = {
+    "CONTENT_TYPE": "content-type",
+    "CONTENT_LENGTH": "content-length",
+}
+_ENVIRON_NAMES_MAX = 4096
+
+
 def _text(value: object) -> str | None:
     # Platforms hand over str; ASGI gives latin-1 bytes. Anything else (None in a malformed
     # Lambda event, numbers in a hand-built dict) is not a header value and is dropped.
@@ -61,6 +70,33 @@ class Headers(Mapping[str, str]):
                     values[key] = found
                 else:
                     bucket.extend(found)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, object]) -> Headers:
+        """The request headers of a WSGI environ (also Django's ``request.META``).
+
+        ``HTTP_X_TRACE_ID`` becomes ``x-trace-id``; ``CONTENT_TYPE`` and ``CONTENT_LENGTH``
+        are headers too. Servers join repeated headers with ``", "`` (PEP 3333), so each name
+        has one value here; a duplicated ``Upstash-Signature`` still shows as its comma.
+        Reading the environ directly spares the framework's own header object per request.
+        """
+        view = cls()
+        values = view._values
+        names = _ENVIRON_NAMES
+        for key, value in environ.items():
+            name = names.get(key)
+            if name is None:
+                name = key[5:].replace("_", "-").lower() if key.startswith("HTTP_") else ""
+                if len(names) < _ENVIRON_NAMES_MAX:  # bounded: clients choose header names
+                    names[key] = name
+            if name and isinstance(value, str) and value:
+                values[name] = [value]
+        return view
+
+    def first(self, name: str) -> str | None:
+        """The first value of ``name`` (lower-case), or ``None``: the cheapest lookup."""
+        values = self._values.get(name)
+        return values[0] if values else None
 
     @classmethod
     def split(cls, source: HeaderInput, name: str) -> tuple[Headers, list[str]]:

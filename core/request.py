@@ -132,7 +132,7 @@ def check_request(
     """
     check_tolerance(clock_tolerance)
     view, signatures = _view(headers)
-    region = view.get(N.REGION_HEADER)
+    region = view.first(N.REGION_HEADER)
     try:
         raw = raw_body(body)
         active = receiver if isinstance(receiver, Receiver) else receiver()
@@ -146,6 +146,6 @@ def check_request(
         verified = active._verified(signature, raw, url, clock_tolerance, region)
     except QStashError as error:
         rejection = rejection_for(error)
-        _log_rejection(rejection, error, view.get(N.MESSAGE_ID_HEADER))
+        _log_rejection(rejection, error, view.first(N.MESSAGE_ID_HEADER))
         return rejection
     return message_of(raw, verified, region, view)

@@ -248,11 +248,11 @@ def message_of(
         keys.region,
         used,
         region,
-        headers.get(N.MESSAGE_ID_HEADER),
-        _int_or_none(headers.get(N.RETRIED_HEADER)),
-        headers.get(N.SCHEDULE_ID_HEADER),
-        headers.get(N.TOPIC_NAME_HEADER),
-        headers.get(N.CALLER_IP_HEADER),
+        headers.first(N.MESSAGE_ID_HEADER),
+        _int_or_none(headers.first(N.RETRIED_HEADER)),
+        headers.first(N.SCHEDULE_ID_HEADER),
+        headers.first(N.TOPIC_NAME_HEADER),
+        headers.first(N.CALLER_IP_HEADER),
         headers,
     )
 

@@ -79,3 +79,32 @@ def test_repr_shows_names_only() -> None:
     headers = Headers({"Upstash-Signature": "eyJhbGciOi.secret.value", "Host": "example.com"})
     assert repr(headers) == "Headers(['host', 'upstash-signature'])"
     assert "secret" not in str(headers)
+
+
+def test_from_environ_reads_http_and_cgi_keys_only() -> None:
+    environ = {
+        "HTTP_UPSTASH_SIGNATURE": "a.b.c",
+        "HTTP_X_TRACE_ID": "t-1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": "12",
+        "REQUEST_METHOD": "POST",
+        "wsgi.input": object(),
+        "HTTP_EMPTY": "",
+        "HTTP_NOT_TEXT": 5,
+    }
+    headers = Headers.from_environ(environ)
+    assert dict(headers) == {
+        "upstash-signature": "a.b.c",
+        "x-trace-id": "t-1",
+        "content-type": "application/json",
+        "content-length": "12",
+    }
+    assert headers.first("x-trace-id") == "t-1"
+    assert headers.first("absent") is None
+    # The same keys again (names are learned once) give the same view.
+    assert dict(Headers.from_environ(environ)) == dict(headers)
+
+
+def test_from_environ_keeps_a_joined_duplicate_signature_visible() -> None:
+    headers = Headers.from_environ({"HTTP_UPSTASH_SIGNATURE": "a.b.c, d.e.f"})
+    assert headers.get_all("upstash-signature") == ["a.b.c, d.e.f"]

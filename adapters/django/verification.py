@@ -7,7 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 from qstash_receiver import MalformedBodyError, PayloadTooLargeError, VerifiedMessage
-from qstash_receiver.integration import Endpoint, Options, Rejection, rejection_for
+from qstash_receiver.integration import Endpoint, Headers, Options, Rejection, rejection_for
 
 from .settings import default_receiver
 
@@ -50,7 +50,7 @@ def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | N
         return _answer(rejection_for(PayloadTooLargeError(limit)))
     except ValueError:  # a malformed Content-Length that the server passed on (runserver)
         return _answer(rejection_for(MalformedBodyError()))
-    result = endpoint.check(request.headers, body, request)
+    result = endpoint.check(Headers.from_environ(request.META), body, request)
     if isinstance(result, Rejection):
         return _answer(result)
     setattr(request, MESSAGE_ATTRIBUTE, result)
