@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import cast
 
 __all__ = ["HeaderInput", "Headers"]
 
@@ -48,28 +47,35 @@ class Headers(Mapping[str, str]):
         if isinstance(source, Headers):
             values.update((k, v) for k, v in source._values.items() if k != _omit)
             return
-        items = cast(Iterable[object], source.items() if isinstance(source, Mapping) else source)
-        for item in items:
-            if not isinstance(item, (tuple, list)) or len(item) != 2:
+        pairs: Iterable[object] = source.items() if isinstance(source, Mapping) else source
+        for item in pairs:
+            if type(item) is tuple and len(item) == 2:
+                name, value = item
+                # The common case first: text name, text value.
+                if type(name) is str and type(value) is str:
+                    key = name.lower()
+                    bucket = values.get(key)
+                    if bucket is None:
+                        values[key] = [value]
+                    else:
+                        bucket.append(value)
+                    continue
+            elif not isinstance(item, (tuple, list)) or len(item) != 2:
                 continue
-            name, value = item
-            key = _text(name)
-            if key is None:
-                continue
-            key = key.lower()
-            if isinstance(value, str):
-                found = [value]
-            elif isinstance(value, (list, tuple)):
-                found = [text for text in map(_text, value) if text is not None]
-            else:
-                text = _text(value)
-                found = [] if text is None else [text]
-            if found:
-                bucket = values.get(key)
-                if bucket is None:
-                    values[key] = found
-                else:
-                    bucket.extend(found)
+            self._add(item[0], item[1])
+
+    def _add(self, name: object, value: object) -> None:
+        # Everything but a (str, str) pair: bytes, subclasses, lists, odd values.
+        key = _text(name)
+        if key is None:
+            return
+        if isinstance(value, (list, tuple)):
+            found = [text for text in map(_text, value) if text is not None]
+        else:
+            text = _text(value)
+            found = [] if text is None else [text]
+        if found:
+            self._values.setdefault(key.lower(), []).extend(found)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, object]) -> Headers:
