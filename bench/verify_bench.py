@@ -8,7 +8,8 @@ Compares, in one process, the cost of one ``verify`` call of
           the body, base64url + JSON decoding of the payload, the claim comparisons.
 Implementations alternate inside every round so that machine noise hits all of them alike; each
 figure is the minimum over rounds of the mean time per call within a round.
-Then it prints the targets of issue 2 with PASS/MISS, and runs bench/import_bench.py.
+Then it prints the targets of issue 2 with PASS/MISS, and runs bench/adapter_bench.py (the
+per-request cost of each adapter) and bench/import_bench.py.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import logging
 import statistics
 import sys
 import time
-import timeit
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import import_bench  # beside this file (the script's directory is on sys.path)
+import adapter_bench  # beside this file (the script's directory is on sys.path)
+import import_bench
 import qstash
+import timing
 
 from qstash_receiver import Receiver, SignatureError, load_config
 from qstash_receiver.testing import sign
@@ -39,8 +41,6 @@ URL = "https://example.com/api/qstash"
 SIZES = {"0 B": 0, "1 KiB": 1024, "64 KiB": 64 * 1024, "1 MiB": 1024 * 1024}
 ROUNDS = 41
 IMPLEMENTATIONS = ("floor", "ours", "qstash")
-# Duration of one timed batch: short, so that many of them land in quiet spells.
-ROUND_SECONDS = 0.005
 
 
 class FloorError(Exception):
@@ -79,34 +79,12 @@ def _body(size: int) -> bytes:
     return (chunk * (size // len(chunk) + 1))[:size]
 
 
-def _calibrate(func: Callable[[], object]) -> int:
-    number, elapsed = 1, 0.0
-    while elapsed < ROUND_SECONDS / 4:
-        number *= 4
-        elapsed = timeit.Timer(func).timeit(number)
-    return max(1, int(number * ROUND_SECONDS / elapsed))
-
-
 Case = tuple[str, str, str]  # (implementation, body size, key or outcome)
 
 
 def measure(cases: dict[Case, Callable[[], object]], rounds: int = ROUNDS) -> dict[Case, float]:
-    """Microseconds per call of each case: min over rounds; each round runs every case once.
-
-    Short batches, all cases in every round and a rotating order: a burst of load from other
-    processes then slows one round of everything rather than every round of a few cases.
-    """
-    for func in cases.values():
-        func()  # warm up; a broken case raises here
-    numbers = {name: _calibrate(func) for name, func in cases.items()}
-    samples: dict[Case, list[float]] = {name: [] for name in cases}
-    order = list(cases)
-    for index in range(rounds):
-        shift = index * 7 % len(order)
-        for name in order[shift:] + order[:shift]:
-            elapsed = timeit.Timer(cases[name]).timeit(numbers[name])
-            samples[name].append(elapsed / numbers[name] * 1e6)
-    return {name: min(values) for name, values in samples.items()}
+    """Microseconds per call of each case: min over rounds; each round runs every case once."""
+    return {name: min(values) for name, values in timing.measure(cases, rounds).items()}
 
 
 def _rejecting(func: Callable[[], object]) -> Callable[[], object]:
@@ -219,6 +197,8 @@ def main() -> None:
     )
     print(f"\n  (info) qstash.Receiver / ours, geometric mean over the table: {geo:.2f}x")
 
+    print()
+    adapter_bench.main([])
     print()
     import_bench.main()
 
