@@ -110,11 +110,12 @@ def _answer(rejection: Rejection) -> Response:
 
 def _guard(endpoint: Endpoint) -> Callable[..., Response | None]:
     def guard(*_: object, **__: object) -> Response | None:
-        body = _read_body(request, endpoint)
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
+        body = _read_body(current, endpoint)
         result = (
             body
             if isinstance(body, Rejection)
-            else endpoint.check(Headers.from_environ(request.environ), body, request)
+            else endpoint.check(Headers.from_environ(current.environ), body, current)
         )
         if isinstance(result, Rejection):
             return _answer(result)

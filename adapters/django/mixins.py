@@ -50,6 +50,8 @@ class QStashVerifiedMixin(View):
     qstash_receiver: Receiver | None = None
     # Set by as_view(): the validated options of this view function.
     _qstash_endpoint: ClassVar[Endpoint | None] = None
+    # Also set by as_view(): View.view_is_async inspects every handler on each access.
+    _qstash_is_async: ClassVar[bool | None] = None
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
@@ -64,7 +66,9 @@ class QStashVerifiedMixin(View):
                 for option, attribute in _OPTION_ATTRIBUTES.items()
             }
         )
-        view = super().as_view(**initkwargs, _qstash_endpoint=endpoint(options))
+        view = super().as_view(
+            **initkwargs, _qstash_endpoint=endpoint(options), _qstash_is_async=cls.view_is_async
+        )
         return csrf_exempt(view)
 
     @property
@@ -85,7 +89,8 @@ class QStashVerifiedMixin(View):
         return verify_request(request, checked)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if self.view_is_async:
+        is_async = self._qstash_is_async
+        if is_async if is_async is not None else self.view_is_async:
             # Django awaits what an async view returns, rejections included.
             return cast(HttpResponseBase, self._dispatch_async(request, *args, **kwargs))
         answer = self._verify(request)
