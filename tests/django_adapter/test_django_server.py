@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from qstash_demo.services import serving
 
-from qstash_receiver.cli.services import serving
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from io import BufferedIOBase
 from urllib.parse import unquote
 
-from .. import env as E
-from ..env import HTTP_METHODS, Region, region_header
-from ..headers import Headers
-from ..testing import DEMO_ENV, DEMO_KEYS, sign
+from qstash_receiver import env as E
+from qstash_receiver.env import HTTP_METHODS, Region, region_header
+from qstash_receiver.headers import Headers
+from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign
+
 from ._common import declared_length
 
 __all__ = [

@@ -6,9 +6,10 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-from .. import env as E
-from ..config import QStashConfig, SigningKeys, load_config
-from ..errors import ConfigError
+from qstash_receiver import env as E
+from qstash_receiver.config import QStashConfig, SigningKeys, load_config
+from qstash_receiver.errors import ConfigError
+
 from ._common import add_env_options, masked, read_env
 
 __all__ = ["register", "report", "run"]

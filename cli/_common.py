@@ -9,8 +9,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..env import REGIONS, Region, normalize_region
-from ..secret import Secret, mask
+from qstash_receiver.env import REGIONS, Region, normalize_region
+from qstash_receiver.secret import Secret, mask
 
 __all__ = [
     "CliError",

@@ -19,9 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from .. import env as E
-from ..env import Region
-from ..headers import Headers
+from qstash_receiver import env as E
+from qstash_receiver.env import Region
+from qstash_receiver.headers import Headers
+
 from .devproto import (
     Message,
     PublishRefused,

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import load_config
-from ..testing import DEFAULT_LIFETIME, signed_headers
+from qstash_receiver.config import load_config
+from qstash_receiver.testing import DEFAULT_LIFETIME, signed_headers
+
 from ._common import CliError, add_env_options, read_env, region_arg
 
 __all__ = ["read_body", "register", "run"]

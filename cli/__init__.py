@@ -10,7 +10,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from ..errors import ConfigError
+from qstash_receiver.errors import ConfigError
+
 from . import dev, doctor, sign, verify
 from ._common import CliError, quiet_library_logs
 

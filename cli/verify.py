@@ -6,12 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..config import load_config
-from ..errors import ConfigError, SignatureError
-from ..headers import Headers
-from ..message import VerifiedMessage
-from ..request import check_request
-from ..verify import Receiver, check_tolerance
+from qstash_receiver.config import load_config
+from qstash_receiver.errors import ConfigError, SignatureError
+from qstash_receiver.headers import Headers
+from qstash_receiver.message import VerifiedMessage
+from qstash_receiver.request import check_request
+from qstash_receiver.verify import Receiver, check_tolerance
+
 from ._common import CliError, add_env_options, read_env, region_arg
 from .sign import read_body
 

@@ -8,7 +8,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..env import REGIONS, Region
+from qstash_receiver.env import REGIONS, Region
+
 from ._common import CliError, region_arg
 
 if TYPE_CHECKING:
