@@ -1,100 +1,149 @@
 """A local two-region QStash stand-in for development and tests. It is not QStash.
 
 One loopback HTTP server per region accepts ``POST /v2/publish/{destination}`` with that
-region's token and delivers each message the way QStash does: signed with the region's current
-key (``sub`` = destination), with ``Upstash-Region``, ``Upstash-Message-Id``, ``Upstash-Retried``
-and the forwarded headers, retrying non-2xx answers with a short backoff. Needs httpx.
+region's token, and lists that region's dead letters at ``GET /v2/dlq`` (and
+``/v2/dlq/{dlqId}``) in the shape of QStash's API. Messages are delivered the way QStash does
+(see :mod:`.devdelivery`): signed with the region's current key (``sub`` = destination), with
+``Upstash-Region``, ``Upstash-Message-Id``, ``Upstash-Retried`` and the forwarded headers,
+retried, dead-lettered, reported to callback URLs. Needs httpx.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
-import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import httpx
+from io import BufferedIOBase
+from typing import Any
 
 from qstash_receiver import env as E
 from qstash_receiver.env import Region
 from qstash_receiver.headers import Headers
 
+from .devdelivery import Attempt, AttemptHook, DeadLetter, Outbox, new_message_id
 from .devproto import (
+    DELIVER_TWICE,
     Message,
-    PublishRefused,
+    Refused,
     RegionSetup,
-    delivery_headers,
+    authorized,
     demo_regions,
     parse_duration,
     publish_settings,
     read_publish,
 )
 
-__all__ = ["Attempt", "DevServer", "RegionSetup", "demo_regions", "parse_duration"]
+__all__ = [
+    "DELIVER_TWICE",
+    "Attempt",
+    "DeadLetter",
+    "DevServer",
+    "RegionSetup",
+    "demo_regions",
+    "parse_duration",
+]
 
 logger = logging.getLogger("qstash_receiver.dev")
 
-
-@dataclass(frozen=True)
-class Attempt:
-    """One delivery attempt and its outcome (``status`` is None when nothing answered)."""
-
-    region: Region
-    message_id: str
-    destination: str
-    method: str
-    retried: int
-    status: int | None
-    response_body: bytes = field(repr=False)
-    error: str | None
-    final: bool
-
-    @property
-    def ok(self) -> bool:
-        """True when the destination answered 2xx."""
-        return self.status is not None and 200 <= self.status < 300
+_DLQ = "/v2/dlq"
 
 
 class _RegionServer(ThreadingHTTPServer):
     daemon_threads = True
+    block_on_close = False  # stop() must not wait for clients' idle keep-alive connections
+    request_queue_size = 1024  # socketserver's 5 reset most of a burst of 300 publishes
 
-    def __init__(self, address: tuple[str, int], setup: RegionSetup, owner: DevServer) -> None:
+    def __init__(self, address: tuple[str, int], setup: RegionSetup, desk: DevServer) -> None:
         super().__init__(address, _Handler)
         self.setup = setup
-        self.owner = owner
+        self.desk = desk
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _RegionServer
     protocol_version = "HTTP/1.1"
+    timeout = 60.0  # the thread of an idle keep-alive connection ends
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("%s %s", self.server.setup.region, format % args)
 
-    def _answer(self, status: int, payload: Mapping[str, object]) -> None:
+    def _answer(self, status: int, payload: object, *, close: bool = False) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if close:  # the request's body may be unread: it must not be taken for the next request
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
     def do_POST(self) -> None:
+        headers = Headers(self.headers.items())
         try:
-            answer = self.server.owner._accept(self.server.setup, self)
-        except PublishRefused as err:
-            self._answer(err.status, {"error": err.error})
+            answer = self.server.desk.accept(
+                self.server.setup, self.path, headers, self.rfile, self.client_address[0]
+            )
+        except Refused as err:
+            self._answer(err.status, {"error": err.error}, close=True)
         else:
             self._answer(201, answer)
 
     def do_GET(self) -> None:
-        self._answer(404, {"error": "the qstash-receiver stand-in only supports publishing"})
+        headers = Headers(self.headers.items())
+        try:
+            answer = self.server.desk.dead_letter_api(self.server.setup, self.path, headers)
+        except Refused as err:
+            self._answer(err.status, {"error": err.error}, close=True)
+        else:
+            self._answer(200, answer)
 
-    do_PUT = do_PATCH = do_DELETE = do_GET
+    def _unsupported(self) -> None:
+        error = "the qstash-receiver stand-in supports POST /v2/publish and GET /v2/dlq only"
+        self._answer(404, {"error": error}, close=True)
+
+    do_PUT = do_PATCH = do_DELETE = _unsupported
+
+
+def _headers_json(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return grouped
+
+
+def _body_fields(prefix: str, body: bytes) -> dict[str, str]:
+    # QStash's API: ``body`` when the bytes are UTF-8, else ``bodyBase64``.
+    try:
+        return {prefix: body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {f"{prefix}Base64": base64.b64encode(body).decode("ascii")}
+
+
+def dlq_entry(dead: DeadLetter) -> dict[str, Any]:
+    """A dead letter as QStash's ``GET /v2/dlq`` lists it (the fields the SDKs read)."""
+    message, answer = dead.message, dead.answer
+    settings = message.settings
+    return {
+        "dlqId": dead.dlq_id,
+        "messageId": message.message_id,
+        "url": message.destination,
+        "method": settings.method,
+        "header": _headers_json(settings.forwarded.items()),
+        **_body_fields("body", message.body),
+        "maxRetries": settings.retries,
+        "notBefore": message.created_ms + int(settings.delay * 1000),
+        "createdAt": message.created_ms,
+        "callerIP": message.caller_ip,
+        "responseStatus": answer.status if answer else 0,
+        "responseHeader": _headers_json(answer.headers if answer else ()),
+        **_body_fields("responseBody", answer.body if answer else b""),
+    }
 
 
 class DevServer:
@@ -104,10 +153,16 @@ class DevServer:
         regions: the simulated regions (default: :func:`demo_regions`).
         host: the address to bind (loopback by default; it signs with known keys).
         ports: a port per region; 0 or missing picks a free one.
-        default_retries: retries when the publish has no ``Upstash-Retries`` (QStash: 3).
+        default_retries: retries when a publish has no ``Upstash-Retries`` (QStash: 3).
         backoff: seconds before the first retry; doubles for each further retry.
-        timeout: seconds to wait for the destination's answer.
-        on_attempt: called with every :class:`Attempt` (from delivery threads).
+        timeout: seconds to wait for a destination's answer.
+        workers: delivery threads (deliveries wait in one queue, not in threads of their own).
+        max_retry_after: the longest ``Retry-After`` honoured, in seconds (longer ones are
+            cut to it; QStash honours up to a day).
+        deliver_twice: deliver every message a second time after it succeeded, as QStash's
+            at-least-once delivery may (dev only; per message: ``X-Dev-Deliver-Twice: true``).
+        stop_grace: seconds :meth:`stop` waits for attempts already on the wire.
+        on_attempt: called with every :class:`Attempt` (from a delivery thread).
     """
 
     def __init__(
@@ -119,26 +174,32 @@ class DevServer:
         default_retries: int = 3,
         backoff: float = 0.2,
         timeout: float = 10.0,
-        on_attempt: Callable[[Attempt], None] | None = None,
+        workers: int = 8,
+        max_retry_after: float = 60.0,
+        deliver_twice: bool = False,
+        stop_grace: float = 1.0,
+        on_attempt: AttemptHook | None = None,
     ) -> None:
         self.regions = {setup.region: setup for setup in (regions or demo_regions())}
         self.host = host
         self._ports = dict(ports or {})
         self.default_retries = default_retries
-        self.backoff = backoff
-        self.timeout = timeout
-        self._on_attempt = on_attempt
+        self.deliver_twice = deliver_twice
+        self.stop_grace = stop_grace
+        self._outbox = Outbox(
+            backoff=backoff,
+            timeout=timeout,
+            workers=workers,
+            max_retry_after=max_retry_after,
+            on_attempt=on_attempt,
+        )
         self._servers: dict[Region, _RegionServer] = {}
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        self._changed = threading.Condition()
-        self._attempts: list[Attempt] = []
+        self._serving: list[threading.Thread] = []
+        self._lock = threading.Lock()
         self._dedup: dict[tuple[Region, str], str] = {}
-        self._client: httpx.Client | None = None
 
     def start(self) -> DevServer:
-        """Bind one server per region and start serving in background threads."""
-        self._client = httpx.Client(timeout=self.timeout)
+        """Bind one server per region and start serving and delivering in background threads."""
         try:
             for region, setup in self.regions.items():
                 address = (self.host, self._ports.get(region, 0))
@@ -146,22 +207,27 @@ class DevServer:
         except OSError:
             self.stop()
             raise
+        self._outbox.start()
         for server in self._servers.values():
-            self._spawn(server.serve_forever, args=(0.1,))
+            thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
+            self._serving.append(thread)
+            thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving, cancel pending deliveries and wait for the threads to end."""
-        self._stopping.set()
+        """Stop serving and drop pending deliveries; returns within about ``stop_grace`` s.
+
+        An attempt already waiting for a destination's answer then finishes in the background
+        (within ``timeout``) and is not recorded.
+        """
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
-        for thread in list(self._threads):
-            thread.join(timeout=self.timeout + 1)
+        for thread in self._serving:
+            thread.join()
         self._servers.clear()
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._serving.clear()
+        self._outbox.stop(self.stop_grace)
 
     def __enter__(self) -> DevServer:
         return self.start()
@@ -186,110 +252,66 @@ class DevServer:
 
     @property
     def attempts(self) -> list[Attempt]:
-        """Every delivery attempt so far, in order."""
-        with self._changed:
-            return list(self._attempts)
+        """The delivery attempts so far (the latest 10,000), in order."""
+        return self._outbox.attempts
+
+    @property
+    def dead_letters(self) -> list[DeadLetter]:
+        """The dead-lettered messages of both regions, in order."""
+        return self._outbox.dead_letters
 
     def wait_for(self, message_id: str, timeout: float = 10.0) -> Attempt:
-        """Block until the message's final attempt (success or retries used up).
+        """Block until the message's final attempt (success, or dead-lettered).
 
         Raises:
             TimeoutError: it did not finish within ``timeout`` seconds.
         """
-        with self._changed:
-            found = self._changed.wait_for(
-                lambda: [a for a in self._attempts if a.message_id == message_id and a.final],
-                timeout,
-            )
-        if not found:
-            raise TimeoutError(f"message {message_id} not delivered within {timeout} s")
-        return found[0]
+        return self._outbox.wait_for(message_id, timeout)
 
-    def _spawn(self, target: Callable[..., object], args: tuple[object, ...] = ()) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
+    def accept(
+        self, setup: RegionSetup, path: str, headers: Headers, body: BufferedIOBase, caller_ip: str
+    ) -> dict[str, object]:
+        """Take one publish to ``setup``'s region; the JSON answer (``messageId``).
 
-    def _accept(self, setup: RegionSetup, request: _Handler) -> dict[str, object]:
-        headers = Headers(request.headers.items())
-        destination, body = read_publish(setup, request.path, headers, request.rfile)
-        method, delay, retries = publish_settings(headers, self.default_retries)
+        Raises:
+            Refused: the publish is invalid (answered with its status).
+        """
+        destination, raw = read_publish(setup, path, headers, body)
+        settings = publish_settings(headers, self.default_retries)
+        if self.deliver_twice:
+            settings = replace(settings, deliver_twice=True)
         dedup = headers.get("Upstash-Deduplication-Id")
         if (headers.get("Upstash-Content-Based-Deduplication") or "").lower() == "true":
-            dedup = hashlib.sha256(destination.encode() + b"\0" + body).hexdigest()
-        with self._changed:
+            dedup = hashlib.sha256(destination.encode() + b"\0" + raw).hexdigest()
+        with self._lock:
             if dedup and (setup.region, dedup) in self._dedup:
                 return {"messageId": self._dedup[(setup.region, dedup)], "deduplicated": True}
-            message_id = f"msg_{secrets.token_hex(12)}"
+            message_id = new_message_id()
             if dedup:
                 self._dedup[(setup.region, dedup)] = message_id
         message = Message(
-            setup,
-            message_id,
-            destination,
-            method,
-            body,
-            headers,
-            delay,
-            retries,
-            caller_ip=request.client_address[0],
+            setup, message_id, destination, raw, settings, caller_ip, int(time.time() * 1000)
         )
-        self._spawn(self._deliver, args=(message,))
+        if not self._outbox.submit(message):
+            raise Refused(503, "the stand-in is stopping")
         return {"messageId": message_id}
 
-    def _deliver(self, message: Message) -> None:
-        if message.delay and self._stopping.wait(message.delay):
-            return
-        for retried in range(message.retries + 1):
-            attempt = self._attempt(message, retried)
-            self._record(attempt)
-            if attempt.final or self._stopping.wait(self.backoff * 2**retried):
-                return
+    def dead_letter_api(self, setup: RegionSetup, path: str, headers: Headers) -> object:
+        """The answer to ``GET /v2/dlq`` or ``GET /v2/dlq/{dlqId}`` for ``setup``'s region.
 
-    def _attempt(self, message: Message, retried: int) -> Attempt:
-        status: int | None = None
-        answer, error, give_up = b"", None, False
-        assert self._client is not None
-        try:
-            response = self._client.request(
-                message.method,
-                message.destination,
-                content=message.body,
-                headers=delivery_headers(message, retried),
-            )
-            status, answer = response.status_code, response.content[:4096]
-            # QStash's documented opt-out of retries.
-            give_up = status == 489 and response.headers.get("Upstash-NonRetryable-Error") == "true"
-        except httpx.HTTPError as err:
-            error = type(err).__name__
-        done = (status is not None and 200 <= status < 300) or give_up
-        final = done or retried >= message.retries
-        return Attempt(
-            message.region.region,
-            message.message_id,
-            message.destination,
-            message.method,
-            retried,
-            status,
-            answer,
-            error,
-            final,
-        )
-
-    def _record(self, attempt: Attempt) -> None:
-        with self._changed:
-            self._attempts.append(attempt)
-            self._changed.notify_all()
-        outcome = attempt.status if attempt.status is not None else attempt.error
-        logger.info(
-            "%s %s -> %s %s (retried %d): %s%s",
-            attempt.region,
-            attempt.message_id,
-            attempt.method,
-            attempt.destination,
-            attempt.retried,
-            outcome,
-            "" if attempt.final or attempt.ok else ", will retry",
-        )
-        if self._on_attempt is not None:
-            self._on_attempt(attempt)
+        Raises:
+            Refused: wrong path or token, or no such dead letter.
+        """
+        route = path.split("?", 1)[0].rstrip("/")
+        if route != _DLQ and not route.startswith(f"{_DLQ}/"):
+            raise Refused(404, "only GET /v2/dlq and GET /v2/dlq/{dlqId} are supported")
+        if not authorized(setup, headers):
+            raise Refused(401, "Unauthorized")
+        entries = [dlq_entry(dead) for dead in self.dead_letters if dead.message.region == setup]
+        if route == _DLQ:
+            return {"messages": entries}
+        wanted = route[len(_DLQ) + 1 :]
+        for entry in entries:
+            if entry["dlqId"] == wanted:
+                return entry
+        raise Refused(404, f"dlq message not found: {wanted}")
