@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from qstash_receiver import __version__
 from qstash_receiver.errors import ConfigError
 
 from . import dev, doctor, sign, verify
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="qstash-receiver",
         description="Check, sign and verify QStash deliveries; run a local two-region stand-in.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (doctor, sign, verify, dev):
         module.register(commands)

@@ -6,6 +6,7 @@ This command prints a signature on purpose; doctor and verify never print keys o
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -16,9 +17,11 @@ from qstash_receiver.testing import DEFAULT_LIFETIME, signed_headers
 
 from ._common import CliError, add_env_options, read_env, region_arg
 
-__all__ = ["read_body", "register", "run"]
+__all__ = ["content_type_for", "curl_command", "printf_command", "read_body", "register", "run"]
 
 DEFAULT_URL = "https://example.com/api/qstash"
+# Printable ASCII that printf's format and a single-quoted shell word both take literally.
+_LITERAL = frozenset(range(0x20, 0x7F)) - set(b"'\\%")
 
 
 def register(commands: Any) -> None:
@@ -39,6 +42,12 @@ def register(commands: Any) -> None:
         "--lifetime", type=int, default=DEFAULT_LIFETIME, help="seconds until exp (300)"
     )
     parser.add_argument("--curl", action="store_true", help="print a curl command instead")
+    parser.add_argument(
+        "--content-type",
+        metavar="TYPE",
+        help="with --curl: the Content-Type to send (default: application/json when the body "
+        "is JSON, else application/octet-stream)",
+    )
     add_env_options(parser)
     parser.set_defaults(run=run)
 
@@ -82,14 +91,43 @@ def run(args: argparse.Namespace) -> int:
     if not args.curl:
         print(headers["Upstash-Signature"])
         return 0
-    if args.data is not None:
-        source = f"--data-binary {shlex.quote(args.data)}"
-    elif args.file and args.file != "-":
-        source = f"--data-binary @{shlex.quote(args.file)}"
-    else:  # stdin was consumed: the user pipes the same body again
-        source = "--data-binary @-"
+    headers["Content-Type"] = args.content_type or content_type_for(body)
+    print(curl_command(url, headers, body, args.file, args.data))
+    return 0
+
+
+def content_type_for(body: bytes) -> str:
+    """``application/json`` when ``body`` is UTF-8 JSON, else ``application/octet-stream``."""
+    try:
+        json.loads(body.decode("utf-8"))
+    except ValueError:  # also UnicodeDecodeError
+        return "application/octet-stream"
+    return "application/json"
+
+
+def printf_command(body: bytes) -> str:
+    """A POSIX ``printf`` command that writes exactly ``body`` (NULs and newlines included)."""
+    escaped = "".join(chr(b) if b in _LITERAL else f"\\{b:03o}" for b in body)
+    return f"printf '{escaped}'"
+
+
+def curl_command(
+    url: str, headers: dict[str, str], body: bytes, file: str | None, data: str | None
+) -> str:
+    """A curl command that sends ``body`` with ``headers`` to ``url``, byte for byte.
+
+    A body read from a file is sent with ``@file``; text from ``--data`` as it is; a body
+    read from stdin (already consumed) or text starting with ``@`` (curl would read that file)
+    is piped in by :func:`printf_command`.
+    """
     lines = [f"curl -sS -X POST {shlex.quote(url)}"]
     lines += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
-    lines.append(f"  {source}")
-    print(" \\\n".join(lines))
-    return 0
+    prefix = ""
+    if file is not None and file != "-":
+        lines.append(f"  --data-binary @{shlex.quote(file)}")
+    elif data is not None and not data.startswith("@"):
+        lines.append(f"  --data-binary {shlex.quote(data)}")
+    else:
+        prefix = f"{printf_command(body)} |\n"
+        lines.append("  --data-binary @-")
+    return prefix + " \\\n".join(lines)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qstash_receiver.config import load_config
-from qstash_receiver.errors import ConfigError, SignatureError
+from qstash_receiver.errors import ConfigError, InvalidSignatureError, SignatureError
 from qstash_receiver.headers import Headers
 from qstash_receiver.message import VerifiedMessage
 from qstash_receiver.request import check_request
@@ -17,6 +17,11 @@ from ._common import CliError, add_env_options, read_env, region_arg
 from .sign import read_body
 
 __all__ = ["register", "run"]
+
+# The one 401 a configuration can cause (the wrong keys for this region); for the others
+# (body, expiry, URL, malformed token) the keys are not the question. A 500 always can.
+_CONFIG_REASONS = frozenset({InvalidSignatureError.reason})
+_HINT = "  hint: `qstash-receiver doctor` shows which keys each region is verified with"
 
 
 def register(commands: Any) -> None:
@@ -114,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as err:
             detail = str(err)
         print(f"REJECTED {result.status} {result.reason}: {detail}")
+        print(_HINT)
         return 2
     print(f"REJECTED {result.status} {result.reason}: {_describe(result.reason)}")
-    print("  hint: `qstash-receiver doctor` shows which keys each region is verified with")
+    if result.reason in _CONFIG_REASONS:
+        print(_HINT)
     return 1
