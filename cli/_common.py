@@ -18,11 +18,13 @@ from qstash_receiver.secret import Secret, mask
 __all__ = [
     "CliError",
     "Console",
+    "add_body_options",
     "add_env_options",
     "declared_length",
     "masked",
     "needs_extra",
     "quiet_library_logs",
+    "read_body",
     "read_env",
     "region_arg",
 ]
@@ -78,6 +80,26 @@ class Console:
         with self._lock:
             stream.write(text + "\n")
             stream.flush()
+
+
+def add_body_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """The body of a command: a ``file`` argument (``-`` or none: stdin) or ``--data``."""
+    parser.add_argument("file", nargs="?", help=f"{what} ('-' or omitted: stdin)")
+    parser.add_argument("--data", help="the body as text (instead of a file)")
+
+
+def read_body(file: str | None, data: str | None) -> bytes:
+    """The body from ``--data``, a file, or stdin."""
+    if data is not None:
+        if file is not None:
+            raise CliError("give a body file or --data, not both")
+        return data.encode("utf-8")
+    if file is None or file == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()
+    except OSError as err:
+        raise CliError(f"cannot read {file}: {err.strerror}") from None
 
 
 def add_env_options(parser: argparse.ArgumentParser) -> None:

@@ -8,16 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
-from pathlib import Path
 from typing import Any
 
 from qstash_receiver.config import load_config
 from qstash_receiver.testing import DEFAULT_LIFETIME, signed_headers
 
-from ._common import CliError, add_env_options, read_env, region_arg
+from ._common import CliError, add_body_options, add_env_options, read_body, read_env, region_arg
 
-__all__ = ["content_type_for", "curl_command", "printf_command", "read_body", "register", "run"]
+__all__ = ["content_type_for", "curl_command", "printf_command", "register", "run"]
 
 DEFAULT_URL = "https://example.com/api/qstash"
 # Printable ASCII that printf's format and a single-quoted shell word both take literally.
@@ -32,8 +30,7 @@ def register(commands: Any) -> None:
         description="Sign a body as QStash would. The key is --key, or the current key the "
         "configuration uses for --region (migration mode) or QSTASH_CURRENT_SIGNING_KEY.",
     )
-    parser.add_argument("file", nargs="?", help="the body file ('-' or omitted: stdin)")
-    parser.add_argument("--data", help="the body as text (instead of a file)")
+    add_body_options(parser, "the body file")
     parser.add_argument("--key", help="the signing key (default: from the environment)")
     parser.add_argument("--region", type=region_arg, help="sign as this region (e.g. US_EAST_1)")
     parser.add_argument("--next", action="store_true", help="use the next key, not the current")
@@ -50,20 +47,6 @@ def register(commands: Any) -> None:
     )
     add_env_options(parser)
     parser.set_defaults(run=run)
-
-
-def read_body(file: str | None, data: str | None) -> bytes:
-    """The body from ``--data``, a file, or stdin."""
-    if data is not None:
-        if file is not None:
-            raise CliError("give a body file or --data, not both")
-        return data.encode("utf-8")
-    if file is None or file == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(file).read_bytes()
-    except OSError as err:
-        raise CliError(f"cannot read {file}: {err.strerror}") from None
 
 
 def _key(args: argparse.Namespace) -> str:

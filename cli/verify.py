@@ -13,8 +13,7 @@ from qstash_receiver.message import VerifiedMessage
 from qstash_receiver.request import check_request
 from qstash_receiver.verify import Receiver, check_tolerance
 
-from ._common import CliError, add_env_options, read_env, region_arg
-from .sign import read_body
+from ._common import CliError, add_body_options, add_env_options, read_body, read_env, region_arg
 
 __all__ = ["register", "run"]
 
@@ -32,8 +31,7 @@ def register(commands: Any) -> None:
         description="Verify a delivery with the keys of the configuration (environment, "
         "--env-file) or --key/--next-key. Exit status 0 verified, 1 rejected, 2 configuration.",
     )
-    parser.add_argument("file", nargs="?", help="the raw body file ('-' or omitted: stdin)")
-    parser.add_argument("--data", help="the body as text (instead of a file)")
+    add_body_options(parser, "the raw body file")
     parser.add_argument("--signature", help="the Upstash-Signature header value")
     parser.add_argument(
         "--headers-file",
