@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 NODE_DIR := tests/interop
-SOURCES := $(shell find core adapters -name '*.py' -o -name 'py.typed' 2>/dev/null)
+SOURCES := $(shell find core adapters cli -name '*.py' -o -name 'py.typed' 2>/dev/null)
 
 .PHONY: all install node lint typecheck template-lint pytest test demo bench clean
 
@@ -36,7 +36,10 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy -p qstash_receiver
-	$(BIN)/mypy tests bench
+	# The tests use the demo's subprocess helpers (samples/demo/qstash_demo/services.py); the
+	# Django tests get their own run, as their conftest.py and tests/conftest.py share a name.
+	MYPYPATH=samples/demo $(BIN)/mypy tests bench --exclude tests/django_adapter/
+	MYPYPATH=samples/demo $(BIN)/mypy tests/django_adapter
 	# One run per sample: each is its own deployable root with its own module names.
 	for sample in samples/*/; do $(BIN)/mypy "$$sample" || exit 1; done
 
@@ -50,8 +53,9 @@ template-lint: install
 
 test: lint typecheck template-lint pytest
 
+# The demo lives beside the samples, outside the wheel.
 demo: install
-	$(BIN)/python -m qstash_receiver.demo
+	$(BIN)/python samples/demo/run_demo.py
 
 bench: install
 	$(BIN)/python bench/verify_bench.py

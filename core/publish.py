@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 from .config import Outgoing
-from .env import HTTP_METHODS
 from .errors import ConfigError, QStashError
+from .names import HTTP_METHODS
 
 __all__ = ["AsyncPublisher", "PublishError", "PublishOptions", "Publisher"]
 

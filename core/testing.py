@@ -18,8 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .env import Region, region_header
 from .jws import b64url
+from .names import Region, region_header
 from .verify import Body
 
 __all__ = [
@@ -106,9 +106,25 @@ def signed_headers(
     region: str | None = None,
     message_id: str | None = None,
     retried: int = 0,
+    caller_ip: str | None = None,
+    forwarded: Mapping[str, str] | None = None,
     **sign_options: Any,
 ) -> dict[str, str]:
-    """The headers of a QStash delivery of ``body``: signature, region, message id, retries."""
+    """The headers of a QStash delivery of ``body``: signature, region, message id, retries.
+
+    Args:
+        body: the raw body the signature covers.
+        key: the signing key.
+        url: the destination URL, signed as ``sub``.
+        region: the ``Upstash-Region`` to send (any spelling), or none.
+        message_id: the ``Upstash-Message-Id`` (default: a new random id).
+        retried: the ``Upstash-Retried`` count (0 on the first delivery).
+        caller_ip: the ``Upstash-Caller-Ip`` to send, or none.
+        forwarded: headers the publisher forwarded, sent as given (``Content-Type`` and the
+            ``Upstash-Forward-*`` headers with the prefix removed); they never replace the
+            headers above.
+        sign_options: passed to :func:`sign` (``now``, ``lifetime``, ``padded``, ``claims``).
+    """
     headers = {
         "Upstash-Signature": sign(body, key=key, url=url, **sign_options),
         "Upstash-Message-Id": message_id or f"msg_{secrets.token_hex(12)}",
@@ -117,4 +133,8 @@ def signed_headers(
     }
     if region is not None:
         headers["Upstash-Region"] = region_header(region)
+    if caller_ip is not None:
+        headers["Upstash-Caller-Ip"] = caller_ip
+    taken = {name.lower() for name in headers}
+    headers.update((k, v) for k, v in (forwarded or {}).items() if k.lower() not in taken)
     return headers

@@ -31,7 +31,7 @@ from qstash_receiver.adapters.aws_lambda import (
     verify_qstash,
 )
 from qstash_receiver.adapters.aws_lambda.testing import event_with, signed_event
-from qstash_receiver.env import Region
+from qstash_receiver.names import Region
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lambda"

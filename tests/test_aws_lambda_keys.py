@@ -22,6 +22,7 @@ from botocore.config import Config
 from lambda_samples import invoke
 from mypy_boto3_secretsmanager import SecretsManagerClient
 from mypy_boto3_ssm import SSMClient
+from qstash_demo.services import free_port, serving
 
 from qstash_receiver import ConfigError, Receiver
 from qstash_receiver.adapters.aws_lambda import (
@@ -33,8 +34,7 @@ from qstash_receiver.adapters.aws_lambda import (
     verify_qstash,
 )
 from qstash_receiver.adapters.aws_lambda.testing import signed_event
-from qstash_receiver.cli.services import free_port, serving
-from qstash_receiver.env import Region
+from qstash_receiver.names import Region
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS
 
 ROOT = Path(__file__).parent.parent

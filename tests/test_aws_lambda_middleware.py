@@ -22,7 +22,7 @@ from qstash_receiver import Receiver, load_config
 from qstash_receiver.adapters.aws_lambda import MESSAGE_KEY
 from qstash_receiver.adapters.aws_lambda.middleware import QStashMiddleware, get_message
 from qstash_receiver.adapters.aws_lambda.testing import event_with, signed_event
-from qstash_receiver.env import Region
+from qstash_receiver.names import Region
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lambda"

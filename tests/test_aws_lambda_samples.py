@@ -18,10 +18,10 @@ from typing import Any
 import cfnlint.decode  # type: ignore[import-untyped]  # the decoder cfn-lint parses with
 import pytest
 from lambda_samples import invoke
+from qstash_demo.services import serving
 
 from qstash_receiver.adapters.aws_lambda.testing import signed_event
-from qstash_receiver.cli.services import serving
-from qstash_receiver.env import Region
+from qstash_receiver.names import Region
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
 ROOT = Path(__file__).parent.parent

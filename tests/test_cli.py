@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from qstash_receiver import Receiver
+from qstash_receiver import Receiver, __version__
 from qstash_receiver.cli import main
-from qstash_receiver.env import DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN
+from qstash_receiver.names import DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, DEV_TOKEN
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 BODY = b'{"order": 42}'
 URL = "https://example.com/api/qstash"
+HINT = "qstash-receiver doctor"
 DEFAULT_KEYS = ("sig_defaultCurrentKey0000000000", "sig_defaultNextKey000000000000000")
 #: Every secret value any test environment holds: none may ever be printed by doctor/verify.
 SECRETS = [
@@ -296,6 +297,7 @@ def test_verify_without_usable_keys_exits_2(
     status, out = run(capsys, tmp_path, {}, "verify", str(body_file), "--signature", "a.b.c")
     assert status == 2
     assert "REJECTED 500 configuration_error: no signing keys configured" in out
+    assert HINT in out  # keys are what is missing
 
 
 def test_verify_with_explicit_keys_and_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:
@@ -314,3 +316,134 @@ def test_help_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "doctor" in capsys.readouterr().out
     assert main(["frobnicate"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"qstash-receiver {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "content_type"),
+    [
+        (["--data", '{"order": 42}'], "application/json"),
+        (["--data", "hi"], "application/octet-stream"),
+        (["--data", "hi", "--content-type", "text/plain"], "text/plain"),
+    ],
+)
+def test_sign_curl_sends_a_content_type(
+    capsys: pytest.CaptureFixture[str], argv: list[str], content_type: str
+) -> None:
+    key = DEFAULT_KEYS[0]
+    assert main(["sign", *argv, "--key", key, "--url", URL, "--curl"]) == 0
+    out = capsys.readouterr().out
+    assert f"  -H 'Content-Type: {content_type}' \\\n" in out
+
+
+def curl_replay(command: str) -> tuple[bytes, str]:
+    """The bytes the printed command's left side pipes into curl, and the curl part."""
+    feed, pipe, curl = command.partition(" |\n")
+    assert pipe, command
+    fed = subprocess.run(["sh", "-c", feed], capture_output=True, check=True, timeout=30).stdout
+    return fed, curl
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"order": 42}\n',
+        b"\x00\xff\xfe binary\r\n\n",
+        b'it\'s 100% \\n literal, $HOME `id` "q"\n\n',
+        b"",
+    ],
+)
+def test_sign_curl_from_stdin_replays_the_exact_bytes(body: bytes) -> None:
+    script = Path(sys.executable).with_name("qstash-receiver")
+    key, nxt = DEFAULT_KEYS
+    result = subprocess.run(
+        [str(script), "sign", "--key", key, "--url", URL, "--curl"], input=body,
+        capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    fed, curl = curl_replay(result.stdout.decode())
+    assert fed == body
+    assert curl.startswith(f"curl -sS -X POST {URL} \\\n")
+    assert curl.rstrip().endswith("--data-binary @-")
+    signature = next(
+        line.split("Upstash-Signature: ", 1)[1].rstrip("' \\")
+        for line in curl.splitlines()
+        if "Upstash-Signature: " in line
+    )
+    assert Receiver(key, nxt).verify(signature=signature, body=fed, url=URL)
+
+
+def test_sign_curl_data_starting_with_an_at_sign_is_not_read_as_a_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["sign", "--data", "@/etc/passwd", "--key", "k", "--url", URL, "--curl"]) == 0
+    fed, curl = curl_replay(capsys.readouterr().out)
+    assert fed == b"@/etc/passwd"
+    assert curl.rstrip().endswith("--data-binary @-")
+
+
+def run_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The console script in a process where ``module`` cannot be imported."""
+    code = (
+        f"import sys; sys.modules[{module!r}] = None\n"
+        "from qstash_receiver.cli import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+def test_dev_without_httpx_names_the_extra() -> None:
+    result = run_without("httpx", "dev", "--eu-port", "0", "--us-port", "0")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert 'pip install "qstash-receiver[cli]"' in result.stderr
+    assert "httpx" in result.stderr
+
+
+def test_env_file_without_python_dotenv_names_the_extra(tmp_path: Path) -> None:
+    path = env_file(tmp_path, DEMO_ENV)
+    result = run_without("dotenv", "doctor", "--env-file", path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert 'python-dotenv, which is not installed: pip install "qstash-receiver[cli]"' in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("signature", "body", "region", "hint"),
+    [
+        (us_signature(), BODY, "EU_CENTRAL_1", True),  # invalid_signature: maybe the keys
+        (us_signature(), b"{}", "US_EAST_1", False),  # body_mismatch: not the configuration
+        (us_signature(now=time.time() - 600), BODY, "US_EAST_1", False),  # expired
+        ("not.a.jwt", BODY, "US_EAST_1", False),  # malformed_signature
+    ],
+)
+def test_verify_hints_at_doctor_only_when_the_configuration_may_be_why(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    signature: str,
+    body: bytes,
+    region: str,
+    hint: bool,
+) -> None:
+    status, out = verify(capsys, tmp_path, signature, body, "--region", region)
+    assert status == 1
+    assert (HINT in out) is hint
+
+
+def test_doctor_says_an_invalid_qstash_region_is_invalid(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    env = {**DEMO_ENV, "QSTASH_REGION": "mars-1"}
+    status, out = run(capsys, tmp_path, env, "doctor")
+    assert status == 1  # only region keys, and migration mode is off
+    assert "QSTASH_REGION                  'mars-1' is invalid" in out
+    assert out.count("set (ignored: QSTASH_REGION is invalid)") == 2
+    assert "no QSTASH_REGION" not in out

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from loopback import in_thread
+from qstash_demo import e2e
+from qstash_demo.runner import main
 
-from qstash_receiver.cli import e2e
 from qstash_receiver.cli.lambda_bridge import make_server, to_response
-from qstash_receiver.demo import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +163,7 @@ def test_an_endpoint_that_does_not_verify_fails_the_demo(tmp_path: Path) -> None
 def test_make_demo_end_to_end() -> None:
     """The whole `make demo`: the stand-in, every sample on a real server, both regions."""
     result = subprocess.run(
-        [sys.executable, "-m", "qstash_receiver.demo"],
+        [sys.executable, "samples/demo/run_demo.py"],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     out = result.stdout

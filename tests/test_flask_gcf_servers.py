@@ -22,8 +22,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from qstash_demo.services import Service, serving
 
-from qstash_receiver.cli.services import Service, serving
 from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 

@@ -13,9 +13,9 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 from loopback import QuietHandler, in_thread
+from qstash_demo.services import free_port
 
 from qstash_receiver import ConfigError, QStashError, load_config
-from qstash_receiver.cli.services import free_port
 from qstash_receiver.config import Outgoing
 from qstash_receiver.publish import AsyncPublisher, Publisher, PublishError
 from qstash_receiver.secret import Secret

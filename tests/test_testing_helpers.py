@@ -13,8 +13,8 @@ import pytest
 from qstash import Receiver as OfficialReceiver
 
 from qstash_receiver import Receiver, VerifiedMessage, load_config
-from qstash_receiver.env import Region
 from qstash_receiver.integration import check_request
+from qstash_receiver.names import Region
 from qstash_receiver.testing import DEFAULT_LIFETIME, DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 KEY = "sig_helpersCurrent0000000000000000"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from qstash_demo.services import serving
 
-from qstash_receiver.cli.services import serving
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 #: The phrase of 413 as http.HTTPStatus spells it (it changed in Python 3.13).

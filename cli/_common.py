@@ -5,19 +5,26 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
-from ..env import REGIONS, Region, normalize_region
-from ..secret import Secret, mask
+from qstash_receiver.names import REGIONS, Region, normalize_region
+from qstash_receiver.secret import Secret, mask
 
 __all__ = [
     "CliError",
+    "Console",
+    "add_body_options",
     "add_env_options",
     "declared_length",
     "masked",
+    "needs_extra",
     "quiet_library_logs",
+    "read_body",
     "read_env",
     "region_arg",
 ]
@@ -37,6 +44,62 @@ def declared_length(value: str | None) -> int | None:
 
 class CliError(Exception):
     """A usage or input problem: printed as ``error: ...``, exit status 2."""
+
+
+@contextmanager
+def needs_extra(module: str, extra: str, what: str, package: str | None = None) -> Iterator[None]:
+    """Turn the import error of a missing optional ``module`` into a CliError naming the extra.
+
+    Only ``module`` itself counts: any other import error is a bug and propagates.
+    ``package`` is its name on PyPI when that differs (``python-dotenv`` for ``dotenv``).
+    """
+    try:
+        yield
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        raise CliError(
+            f"{what} needs {package or module}, which is not installed: "
+            f'pip install "qstash-receiver[{extra}]"'
+        ) from None
+
+
+class Console:
+    """Lines to a terminal from several threads: each line is written whole, never merged.
+
+    (``print`` writes the text and the newline separately, so two threads interleave.)
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def line(self, text: str = "") -> None:
+        """Write ``text`` and a newline as one write, then flush."""
+        stream = self._stream or sys.stdout
+        with self._lock:
+            stream.write(text + "\n")
+            stream.flush()
+
+
+def add_body_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """The body of a command: a ``file`` argument (``-`` or none: stdin) or ``--data``."""
+    parser.add_argument("file", nargs="?", help=f"{what} ('-' or omitted: stdin)")
+    parser.add_argument("--data", help="the body as text (instead of a file)")
+
+
+def read_body(file: str | None, data: str | None) -> bytes:
+    """The body from ``--data``, a file, or stdin."""
+    if data is not None:
+        if file is not None:
+            raise CliError("give a body file or --data, not both")
+        return data.encode("utf-8")
+    if file is None or file == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()
+    except OSError as err:
+        raise CliError(f"cannot read {file}: {err.strerror}") from None
 
 
 def add_env_options(parser: argparse.ArgumentParser) -> None:
@@ -62,10 +125,8 @@ def read_env(args: argparse.Namespace) -> Mapping[str, str]:
     path = Path(args.env_file)
     if not path.is_file():
         raise CliError(f"env file not found: {path}")
-    try:
+    with needs_extra("dotenv", "cli", "--env-file", package="python-dotenv"):
         from dotenv import dotenv_values
-    except ImportError:
-        raise CliError("--env-file needs python-dotenv: pip install python-dotenv") from None
     values = {name: value for name, value in dotenv_values(path).items() if value is not None}
     return values if args.env_file_only else {**os.environ, **values}
 

@@ -1,4 +1,4 @@
-"""``make demo`` (``python -m qstash_receiver.demo``): migration mode, shown two ways.
+"""``make demo`` (``python samples/demo/run_demo.py``): migration mode, shown two ways.
 
 Part 1, in one process: resolve a migration-mode configuration with the built-in demo keys,
 sign deliveries as each region, verify them, and show forgeries rejected with their reason.
@@ -15,18 +15,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import env as E
-from .cli import doctor
-from .cli.cases import FORGED, forge
-from .config import load_config
-from .message import VerifiedMessage
-from .request import Rejection, check_request
-from .testing import DEMO_ENV
-from .verify import Receiver
+from qstash_receiver import names as E
+from qstash_receiver.cli import doctor
+from qstash_receiver.config import load_config
+from qstash_receiver.message import VerifiedMessage
+from qstash_receiver.request import Rejection, check_request
+from qstash_receiver.testing import DEMO_ENV
+from qstash_receiver.verify import Receiver
+
+from .cases import FORGED, forge
 
 __all__ = ["end_to_end", "in_process", "main"]
 
 _URL = "https://example.com/api/qstash"
+ROOT = Path(__file__).resolve().parents[3]  # samples/demo/qstash_demo/runner.py
 
 
 def _status(result: VerifiedMessage | Rejection) -> tuple[int, str]:
@@ -66,7 +68,7 @@ def in_process() -> bool:
 
 def end_to_end(root: Path, platforms: Sequence[str] | None) -> bool:
     """Part 2; True when every delivery got the expected answer and every sample ran."""
-    from .cli import e2e  # needs httpx and the samples' frameworks
+    from . import e2e  # needs httpx and the samples' frameworks
 
     print("\n== Part 2: end to end, every sample on a local server, two-region stand-in ==\n")
     outcomes, problems = e2e.run(root, platforms)
@@ -84,8 +86,10 @@ def end_to_end(root: Path, platforms: Sequence[str] | None) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run both parts; 0 when everything got the expected answer."""
-    parser = argparse.ArgumentParser(prog="python -m qstash_receiver.demo", description=__doc__)
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (cwd)")
+    parser = argparse.ArgumentParser(prog="run_demo.py", description=__doc__)
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the repository (the one holding this demo)"
+    )
     parser.add_argument("--in-process-only", action="store_true", help="run part 1 only")
     parser.add_argument(
         "--platforms", help="comma-separated subset of flask,gcf,django,lambda (default: all)"
@@ -103,7 +107,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(f"\ndemo {'PASSED' if ok else 'FAILED'}")
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,12 +18,13 @@ from typing import Any
 
 import httpx
 
-from .. import env as E
-from ..config import load_config
-from ..env import Region
-from ..publish import Publisher, PublishError
+from qstash_receiver import names as E
+from qstash_receiver.cli.devserver import DevServer
+from qstash_receiver.config import load_config
+from qstash_receiver.names import Region
+from qstash_receiver.publish import Publisher, PublishError
+
 from .cases import FORGED, forge
-from .devserver import DevServer
 from .services import Service, Services, free_port
 
 __all__ = ["CASES", "PLATFORMS", "Outcome", "Platform", "legend", "run", "table"]

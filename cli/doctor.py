@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from .. import env as E
-from ..config import QStashConfig, SigningKeys, load_config
-from ..errors import ConfigError
+from qstash_receiver import names as E
+from qstash_receiver.config import QStashConfig, SigningKeys, load_config
+from qstash_receiver.errors import ConfigError
+
 from ._common import add_env_options, masked, read_env
 
 __all__ = ["register", "report", "run"]
 
 _WIDTH = 30
+# A value shown back as typed: short and region-like (anything else may be a misplaced key).
+_SHOWABLE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 
 
 def register(commands: Any) -> None:
@@ -38,6 +42,16 @@ def _mode(config: QStashConfig) -> str:
     if config.primary_region is not None:
         return f"migration (primary region {config.primary_region})"
     return "single-region"
+
+
+def _region_setting(config: QStashConfig, env: Mapping[str, str]) -> str:
+    raw = env.get(E.QSTASH_REGION) or ""
+    if config.primary_region is not None:
+        return config.primary_region
+    if not raw:
+        return "not set"
+    shown = repr(raw) if _SHOWABLE.fullmatch(raw) else f"the value ({len(raw)} chars)"
+    return f"{shown} is invalid (use {' or '.join(E.REGIONS)}): migration mode is off"
 
 
 def _pair(keys: SigningKeys) -> str:
@@ -73,9 +87,12 @@ def _region_keys(config: QStashConfig, env: Mapping[str, str]) -> None:
         if keys is not None:
             _line(region, _pair(keys))
         elif any(env.get(E.regional(region, name)) for name in names):
-            used = (
-                "incomplete pair, unused" if config.migration_mode else "ignored: no QSTASH_REGION"
-            )
+            if config.migration_mode:
+                used = "incomplete pair, unused"
+            elif env.get(E.QSTASH_REGION):
+                used = "ignored: QSTASH_REGION is invalid"
+            else:
+                used = "ignored: no QSTASH_REGION"
             _line(region, f"set ({used})")
         else:
             _line(region, "not set")
@@ -98,6 +115,11 @@ def _deliveries(config: QStashConfig) -> None:
         _line(label, f"{keys.label} ({_origin(keys)}){' [fallback]' if fallback else ''}")
 
 
+def _warnings(config: QStashConfig) -> list[str]:
+    """The resolver's warnings as text: the one place doctor reads them."""
+    return [warning.text for warning in config.warnings]
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the report; 1 when nothing can be verified.
 
@@ -113,6 +135,7 @@ def report(config: QStashConfig, env: Mapping[str, str]) -> int:
     print("qstash-receiver doctor (keys and tokens masked)")
     print("Mode")
     _line("mode", _mode(config))
+    _line(E.QSTASH_REGION, _region_setting(config, env))
     _line("cloud runtime", config.cloud_runtime or "none detected")
     print("Outgoing (publishing)")
     _line("url", config.outgoing.url)
@@ -120,9 +143,10 @@ def report(config: QStashConfig, env: Mapping[str, str]) -> int:
     _line("from", _outgoing_origin(config))
     _region_keys(config, env)
     _deliveries(config)
-    print(f"Warnings ({len(config.warnings)})")
-    for warning in config.warnings:
-        print(f"  - {warning}")
+    warnings = _warnings(config)
+    print(f"Warnings ({len(warnings)})")
+    for text in warnings:
+        print(f"  - {text}")
     if not config.can_verify:
         print("Result: NOT OK: this configuration cannot verify any delivery")
         return 1

@@ -6,18 +6,20 @@ This command prints a signature on purpose; doctor and verify never print keys o
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
-import sys
-from pathlib import Path
 from typing import Any
 
-from ..config import load_config
-from ..testing import DEFAULT_LIFETIME, signed_headers
-from ._common import CliError, add_env_options, read_env, region_arg
+from qstash_receiver.config import load_config
+from qstash_receiver.testing import DEFAULT_LIFETIME, signed_headers
 
-__all__ = ["read_body", "register", "run"]
+from ._common import CliError, add_body_options, add_env_options, read_body, read_env, region_arg
+
+__all__ = ["content_type_for", "curl_command", "printf_command", "register", "run"]
 
 DEFAULT_URL = "https://example.com/api/qstash"
+# Printable ASCII that printf's format and a single-quoted shell word both take literally.
+_LITERAL = frozenset(range(0x20, 0x7F)) - set(b"'\\%")
 
 
 def register(commands: Any) -> None:
@@ -28,8 +30,7 @@ def register(commands: Any) -> None:
         description="Sign a body as QStash would. The key is --key, or the current key the "
         "configuration uses for --region (migration mode) or QSTASH_CURRENT_SIGNING_KEY.",
     )
-    parser.add_argument("file", nargs="?", help="the body file ('-' or omitted: stdin)")
-    parser.add_argument("--data", help="the body as text (instead of a file)")
+    add_body_options(parser, "the body file")
     parser.add_argument("--key", help="the signing key (default: from the environment)")
     parser.add_argument("--region", type=region_arg, help="sign as this region (e.g. US_EAST_1)")
     parser.add_argument("--next", action="store_true", help="use the next key, not the current")
@@ -38,22 +39,14 @@ def register(commands: Any) -> None:
         "--lifetime", type=int, default=DEFAULT_LIFETIME, help="seconds until exp (300)"
     )
     parser.add_argument("--curl", action="store_true", help="print a curl command instead")
+    parser.add_argument(
+        "--content-type",
+        metavar="TYPE",
+        help="with --curl: the Content-Type to send (default: application/json when the body "
+        "is JSON, else application/octet-stream)",
+    )
     add_env_options(parser)
     parser.set_defaults(run=run)
-
-
-def read_body(file: str | None, data: str | None) -> bytes:
-    """The body from ``--data``, a file, or stdin."""
-    if data is not None:
-        if file is not None:
-            raise CliError("give a body file or --data, not both")
-        return data.encode("utf-8")
-    if file is None or file == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(file).read_bytes()
-    except OSError as err:
-        raise CliError(f"cannot read {file}: {err.strerror}") from None
 
 
 def _key(args: argparse.Namespace) -> str:
@@ -81,14 +74,43 @@ def run(args: argparse.Namespace) -> int:
     if not args.curl:
         print(headers["Upstash-Signature"])
         return 0
-    if args.data is not None:
-        source = f"--data-binary {shlex.quote(args.data)}"
-    elif args.file and args.file != "-":
-        source = f"--data-binary @{shlex.quote(args.file)}"
-    else:  # stdin was consumed: the user pipes the same body again
-        source = "--data-binary @-"
+    headers["Content-Type"] = args.content_type or content_type_for(body)
+    print(curl_command(url, headers, body, args.file, args.data))
+    return 0
+
+
+def content_type_for(body: bytes) -> str:
+    """``application/json`` when ``body`` is UTF-8 JSON, else ``application/octet-stream``."""
+    try:
+        json.loads(body.decode("utf-8"))
+    except ValueError:  # also UnicodeDecodeError
+        return "application/octet-stream"
+    return "application/json"
+
+
+def printf_command(body: bytes) -> str:
+    """A POSIX ``printf`` command that writes exactly ``body`` (NULs and newlines included)."""
+    escaped = "".join(chr(b) if b in _LITERAL else f"\\{b:03o}" for b in body)
+    return f"printf '{escaped}'"
+
+
+def curl_command(
+    url: str, headers: dict[str, str], body: bytes, file: str | None, data: str | None
+) -> str:
+    """A curl command that sends ``body`` with ``headers`` to ``url``, byte for byte.
+
+    A body read from a file is sent with ``@file``; text from ``--data`` as it is; a body
+    read from stdin (already consumed) or text starting with ``@`` (curl would read that file)
+    is piped in by :func:`printf_command`.
+    """
     lines = [f"curl -sS -X POST {shlex.quote(url)}"]
     lines += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
-    lines.append(f"  {source}")
-    print(" \\\n".join(lines))
-    return 0
+    prefix = ""
+    if file is not None and file != "-":
+        lines.append(f"  --data-binary @{shlex.quote(file)}")
+    elif data is not None and not data.startswith("@"):
+        lines.append(f"  --data-binary {shlex.quote(data)}")
+    else:
+        prefix = f"{printf_command(body)} |\n"
+        lines.append("  --data-binary @-")
+    return prefix + " \\\n".join(lines)

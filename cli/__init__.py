@@ -10,7 +10,9 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from ..errors import ConfigError
+from qstash_receiver import __version__
+from qstash_receiver.errors import ConfigError
+
 from . import dev, doctor, sign, verify
 from ._common import CliError, quiet_library_logs
 
@@ -24,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="qstash-receiver",
         description="Check, sign and verify QStash deliveries; run a local two-region stand-in.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (doctor, sign, verify, dev):
         module.register(commands)

@@ -6,16 +6,21 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..config import load_config
-from ..errors import ConfigError, SignatureError
-from ..headers import Headers
-from ..message import VerifiedMessage
-from ..request import check_request
-from ..verify import Receiver, check_tolerance
-from ._common import CliError, add_env_options, read_env, region_arg
-from .sign import read_body
+from qstash_receiver.config import load_config
+from qstash_receiver.errors import ConfigError, InvalidSignatureError, SignatureError
+from qstash_receiver.headers import Headers
+from qstash_receiver.message import VerifiedMessage
+from qstash_receiver.request import check_request
+from qstash_receiver.verify import Receiver, check_tolerance
+
+from ._common import CliError, add_body_options, add_env_options, read_body, read_env, region_arg
 
 __all__ = ["register", "run"]
+
+# The one 401 a configuration can cause (the wrong keys for this region); for the others
+# (body, expiry, URL, malformed token) the keys are not the question. A 500 always can.
+_CONFIG_REASONS = frozenset({InvalidSignatureError.reason})
+_HINT = "  hint: `qstash-receiver doctor` shows which keys each region is verified with"
 
 
 def register(commands: Any) -> None:
@@ -26,8 +31,7 @@ def register(commands: Any) -> None:
         description="Verify a delivery with the keys of the configuration (environment, "
         "--env-file) or --key/--next-key. Exit status 0 verified, 1 rejected, 2 configuration.",
     )
-    parser.add_argument("file", nargs="?", help="the raw body file ('-' or omitted: stdin)")
-    parser.add_argument("--data", help="the body as text (instead of a file)")
+    add_body_options(parser, "the raw body file")
     parser.add_argument("--signature", help="the Upstash-Signature header value")
     parser.add_argument(
         "--headers-file",
@@ -113,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as err:
             detail = str(err)
         print(f"REJECTED {result.status} {result.reason}: {detail}")
+        print(_HINT)
         return 2
     print(f"REJECTED {result.status} {result.reason}: {_describe(result.reason)}")
-    print("  hint: `qstash-receiver doctor` shows which keys each region is verified with")
+    if result.reason in _CONFIG_REASONS:
+        print(_HINT)
     return 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from ..env import Region
-from ..testing import DEMO_KEYS, signed_headers
+from qstash_receiver.names import Region
+from qstash_receiver.testing import DEMO_KEYS, signed_headers
 
 __all__ = ["FORGED", "forge", "other_region"]
 
