@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from qstash_receiver import names as N
+
 from .devproto import Message
 
 __all__ = ["Answer", "callback_body", "non_retryable", "parse_retry_after", "retry_after"]
 
 NON_RETRYABLE_STATUS = 489
-NON_RETRYABLE_HEADER = "Upstash-NonRetryable-Error"
+NON_RETRYABLE_HEADER = N.NON_RETRYABLE_HEADER
 RETRY_AFTER_HEADERS = (
-    "Retry-After",
+    N.RETRY_AFTER_HEADER,
     "X-RateLimit-Reset",
     "X-RateLimit-Reset-Requests",
     "X-RateLimit-Reset-Tokens",

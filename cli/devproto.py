@@ -44,7 +44,7 @@ DELIVER_TWICE = "X-Dev-Deliver-Twice"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_FORWARD = "upstash-forward-"
+_FORWARD = E.FORWARD_HEADER_PREFIX.lower()
 _PUBLISH = "/v2/publish/"
 
 Kind = Literal["message", "callback", "failure-callback"]
@@ -210,7 +210,7 @@ def publish_settings(headers: Headers, default_retries: int) -> Settings:
         delay,
         retries,
         _forwarded(headers, _FORWARD, content_type=True),
-        callback=_follow_up(headers, "Upstash-Callback", default_retries),
-        failure_callback=_follow_up(headers, "Upstash-Failure-Callback", default_retries),
+        callback=_follow_up(headers, E.CALLBACK_HEADER, default_retries),
+        failure_callback=_follow_up(headers, E.FAILURE_CALLBACK_HEADER, default_retries),
         deliver_twice=twice == "true",
     )

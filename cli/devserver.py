@@ -280,8 +280,8 @@ class DevServer:
         settings = publish_settings(headers, self.default_retries)
         if self.deliver_twice:
             settings = replace(settings, deliver_twice=True)
-        dedup = headers.get("Upstash-Deduplication-Id")
-        if (headers.get("Upstash-Content-Based-Deduplication") or "").lower() == "true":
+        dedup = headers.get(E.DEDUPLICATION_ID_HEADER)
+        if (headers.get(E.CONTENT_BASED_DEDUPLICATION_HEADER) or "").lower() == "true":
             dedup = hashlib.sha256(destination.encode() + b"\0" + raw).hexdigest()
         with self._lock:
             if dedup and (setup.region, dedup) in self._dedup:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from qstash_receiver import names as N
 from qstash_receiver.config import load_config
 from qstash_receiver.errors import ConfigError, InvalidSignatureError, SignatureError
 from qstash_receiver.headers import Headers
@@ -58,11 +59,11 @@ def _headers(args: argparse.Namespace) -> Headers:
             name, sep, value = line.partition(":")
             if sep and name.strip() and " " not in name.strip():
                 pairs.append((name.strip().lower(), value.strip()))
-    for name, given in (("upstash-signature", args.signature), ("upstash-region", args.region)):
+    for name, given in ((N.SIGNATURE_HEADER, args.signature), (N.REGION_HEADER, args.region)):
         if given:  # an option replaces what the file said
             pairs = [(n, v) for n, v in pairs if n != name] + [(name, given)]
     headers = Headers(pairs)
-    if not headers.get("upstash-signature"):
+    if not headers.get(N.SIGNATURE_HEADER):
         raise CliError("give --signature or a --headers-file with Upstash-Signature")
     return headers
 
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if result.status == 500:
         detail = "the configuration cannot verify this delivery"
         try:
-            receiver.config.keys_for(headers.get("upstash-region"))
+            receiver.config.keys_for(headers.get(N.REGION_HEADER))
         except ConfigError as err:
             detail = str(err)
         print(f"REJECTED {result.status} {result.reason}: {detail}")

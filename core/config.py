@@ -340,7 +340,8 @@ def load_config(
             if has_region_keys:
                 warnings.append(
                     ConfigWarning(
-                        f"{region}_QSTASH_*_SIGNING_KEY is set but QSTASH_REGION is not: "
+                        f"{region}_QSTASH_*_SIGNING_KEY is set but QSTASH_REGION is "
+                        f"{'not a valid region' if raw_region else 'not'}: "
                         "region-prefixed keys are ignored outside migration mode",
                         "region_keys_ignored",
                     )

@@ -742,3 +742,14 @@ def test_overlay_settings_lays_qstash_settings_over_the_environment() -> None:
 def test_outgoing_url_loses_one_trailing_slash_as_in_the_ts_sdk() -> None:
     config = load_config({"QSTASH_URL": "https://qstash.example.test//", "QSTASH_TOKEN": "t"})
     assert config.outgoing.url == "https://qstash.example.test/"
+
+
+def test_ignored_region_keys_say_why_when_the_region_is_invalid() -> None:
+    config = load_config({"QSTASH_REGION": "mars", **US})
+    ignored = [w.text for w in config.warnings if w.code == "region_keys_ignored"]
+    assert ignored == [
+        "US_EAST_1_QSTASH_*_SIGNING_KEY is set but QSTASH_REGION is not a valid region: "
+        "region-prefixed keys are ignored outside migration mode"
+    ]
+    unset = load_config(US).warnings
+    assert any("is set but QSTASH_REGION is not: " in w.text for w in unset)
