@@ -17,6 +17,7 @@ from qstash_receiver.adapters.aws_lambda.middleware import QStashMiddleware
 BAD = [
     pytest.param({"clock_tolerance": math.nan}, id="nan-tolerance"),
     pytest.param({"clock_tolerance": -1}, id="negative-tolerance"),
+    pytest.param({"clock_tolerance": math.inf}, id="inf-tolerance"),
     pytest.param({"max_body_bytes": math.nan}, id="nan-limit"),
     pytest.param({"max_body_bytes": -5}, id="negative-limit"),
     pytest.param({"max_body_bytes": True}, id="bool-limit"),
@@ -58,4 +59,4 @@ def test_check_options(options: dict[str, Any]) -> None:
 def test_sane_options_pass() -> None:
     check_options(0, 0)
     check_options(5.5, 10 * 1024 * 1024)
-    check_options(math.inf, 1)  # an explicit "no expiry check" stays the caller's choice
+    check_options(86_400, 1)  # up to one day (issue 13: inf switched the expiry check off)
