@@ -71,23 +71,39 @@ def to_proxy_event(event: object) -> BaseProxyEvent:
     )
 
 
+def _header_field(raw: Mapping[str, Any]) -> Mapping[object, object]:
+    # REST events carry both fields (multiValueHeaders complete); ALB carries exactly one, by
+    # the target group's multi-value setting; payload 2.0 carries "headers" only. A field that
+    # is not an object (a malformed event) counts as absent.
+    for name in ("multiValueHeaders", "headers"):
+        field = raw.get(name)
+        if isinstance(field, Mapping) and field:
+            return field
+    return {}
+
+
 def _headers(proxy: BaseProxyEvent) -> HeaderSource:
     # The raw mapping, not Powertools' CaseInsensitiveDict: that one keeps one value per
-    # lower-cased name, which would hide a duplicated Upstash-Signature header. REST events
-    # carry both fields (multiValueHeaders complete); ALB carries exactly one of the two.
+    # lower-cased name, which would hide a duplicated Upstash-Signature header. Whatever is
+    # not a string name with string values (a malformed event: [], [None], numbers, objects)
+    # is dropped here, so the core only ever sees headers that have at least one value.
     raw = proxy.raw_event
-    source = raw.get("multiValueHeaders") or raw.get("headers") or {}
-    if not isinstance(source, Mapping):
-        return {}
-    headers: dict[str, str | list[str]] = {
-        str(name): value if isinstance(value, str) else [str(v) for v in value if v is not None]
-        for name, value in source.items()
-        if isinstance(value, (str, list))
-    }
+    headers: dict[str, str | list[str]] = {}
+    for name, value in _header_field(raw).items():
+        if not isinstance(name, str):
+            continue
+        if isinstance(value, str):
+            headers[name] = value
+        elif isinstance(value, list):
+            values = [v for v in value if isinstance(v, str)]
+            if values:
+                headers[name] = values
     cookies = raw.get("cookies")
-    if isinstance(proxy, APIGatewayProxyEventV2) and isinstance(cookies, list) and cookies:
+    if isinstance(proxy, APIGatewayProxyEventV2) and isinstance(cookies, list):
         # Payload 2.0 moves Cookie headers into "cookies"; put them back for message.headers.
-        headers.setdefault("cookie", "; ".join(str(c) for c in cookies))
+        kept = [c for c in cookies if isinstance(c, str)]
+        if kept:
+            headers.setdefault("cookie", "; ".join(kept))
     return headers
 
 
