@@ -231,11 +231,21 @@ def test_sample_reads_keys_named_by_the_environment(
     moto_url: str, secrets: SecretsManagerClient, ssm: SSMClient, store: str
 ) -> None:
     name = unique("/qstash/sample")
+    # On Lambda the published demo keys are refused (issue 13, 8): the stored ones are private.
+    private = {
+        region: (f"sig_stored{region}Current000000", f"sig_stored{region}Next0000000")
+        for region in (EU, US)
+    }
+    stored = {
+        "QSTASH_REGION": "US_EAST_1",
+        **{f"{r}_QSTASH_CURRENT_SIGNING_KEY": keys[0] for r, keys in private.items()},
+        **{f"{r}_QSTASH_NEXT_SIGNING_KEY": keys[1] for r, keys in private.items()},
+    }
     if store == "secret":
-        secrets.create_secret(Name=name, SecretString=json.dumps(STORED))
+        secrets.create_secret(Name=name, SecretString=json.dumps(stored))
         variable = "QSTASH_SIGNING_KEYS_SECRET"
     else:
-        ssm.put_parameter(Name=name, Value=json.dumps(STORED), Type="SecureString")
+        ssm.put_parameter(Name=name, Value=json.dumps(stored), Type="SecureString")
         variable = "QSTASH_SIGNING_KEYS_PARAMETER"
     env = {
         variable: name,
@@ -246,12 +256,17 @@ def test_sample_reads_keys_named_by_the_environment(
         "AWS_LAMBDA_FUNCTION_NAME": "qstash-sample",
     }
     for region in (EU, US):
-        event = signed_event(TEMPLATE, BODY, key=DEMO_KEYS[region][0], region=region)
+        event = signed_event(TEMPLATE, BODY, key=private[region][0], region=region)
         answer = _run_sample(env, event)
         assert answer["statusCode"] == 200
         assert json.loads(answer["body"])["key_region"] == region
     missing = _run_sample({**env, variable: f"{name}-missing"}, event)
     assert missing["statusCode"] == 500
+    published = unique("/qstash/published")  # the demo keys themselves: refused, 500
+    secrets.create_secret(Name=published, SecretString=json.dumps(STORED))
+    others = {k: v for k, v in env.items() if k != variable}
+    refused = _run_sample({**others, "QSTASH_SIGNING_KEYS_SECRET": published}, event)
+    assert refused["statusCode"] == 500
 
 
 # --- no dependency logs the keys on our fetch path (issue 13, defects 6 and 7) ------------
