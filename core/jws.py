@@ -83,9 +83,11 @@ def decode_segment(segment: str) -> dict[str, Any]:
     """Decode one base64url JSON-object segment, or raise MalformedSignatureError."""
     try:
         raw = b64url_decode(segment)
-        # Decoded exactly as json.loads(bytes) does (pyjwt's path): BOM/UTF-16/32 detection and
-        # lone surrogates allowed, but through one decoder built at import.
-        value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+        # UTF-8 only (RFC 7515/7519: BASE64URL(UTF8(...))), as the TS SDK reads it; not the
+        # UTF-16/32 that json.loads(bytes) would detect. A leading BOM is ignored (RFC 8259
+        # allows it; TextDecoder drops it too); encoded surrogates pass, as in pyjwt.
+        text = raw.decode("utf-8", "surrogatepass").removeprefix("\ufeff")
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as err:  # binascii, JSON and Unicode errors included
         raise MalformedSignatureError() from err
     if not isinstance(value, dict):

@@ -27,6 +27,9 @@ least one token of each class that PyJWT accepts:
 ``crit``
     The header has a ``crit`` parameter. We implement no JWS extension, so any ``crit`` is
     refused (RFC 7515 4.1.11); PyJWT accepts ``"crit": ["b64"]`` with ``"b64": true``.
+``utf16_32_json``
+    The header or payload JSON is UTF-16 or UTF-32 encoded. RFC 7515/7519 define both as UTF-8
+    (as the TypeScript SDK reads them); PyJWT's ``json.loads(bytes)`` detects other encodings.
 ``oversized``
     The token is longer than ``MAX_TOKEN_LENGTH`` (64 KiB); we refuse it before parsing (no
     platform passes a longer header with its defaults), PyJWT parses anything.
@@ -201,6 +204,13 @@ def divergence_classes(tok: str) -> set[str]:
         return found
     if any("=" in part for part in parts):
         found.add("padded")
+    for part in parts[:2]:
+        try:
+            raw = base64.urlsafe_b64decode(part.rstrip("=") + "=" * (-len(part.rstrip("=")) % 4))
+        except ValueError:
+            continue
+        if json.detect_encoding(raw) not in ("utf-8", "utf-8-sig"):
+            found.add("utf16_32_json")
     header, header_constants = _lenient_json(parts[0])
     payload, payload_constants = _lenient_json(parts[1])
     if header_constants or payload_constants:
@@ -214,7 +224,7 @@ def divergence_classes(tok: str) -> set[str]:
     return found
 
 
-CLASSES = ("padded", "non_number_time", "non_json_constant", "crit", "oversized")
+CLASSES = ("padded", "non_number_time", "non_json_constant", "crit", "utf16_32_json", "oversized")
 
 
 # --- the corpus ------------------------------------------------------------------------
@@ -513,6 +523,9 @@ ISOLATED: dict[str, Callable[[int], str]] = {
         segment(HEADER), b64(json.dumps(claims(b"x", now)).replace("}", ', "x": NaN}').encode())
     ),
     "crit": lambda now: token({"alg": "HS256", "crit": ["b64"], "b64": True}, claims(b"x", now)),
+    "utf16_32_json": lambda now: sign_segments(
+        segment(HEADER), b64(json.dumps(claims(b"x", now)).encode("utf-16"))
+    ),
     "oversized": lambda now: token(HEADER, claims(b"x", now, pad="x" * MAX_TOKEN_LENGTH)),
 }
 
