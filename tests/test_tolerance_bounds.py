@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Blueprint
 
 from qstash_receiver import Receiver
 from qstash_receiver.adapters import flask as flask_adapter
@@ -50,6 +51,9 @@ def _view() -> str:
 ENTRY_POINTS: dict[str, Callable[[Any], object]] = {
     "check_tolerance": check_tolerance,
     "flask": lambda t: flask_adapter.verify_qstash(clock_tolerance=t)(_view),
+    "flask-protect": lambda t: flask_adapter.QStash(environ={}).protect(
+        Blueprint("b", __name__), clock_tolerance=t
+    ),
     "gcf": lambda t: gcf_adapter.verify_qstash(clock_tolerance=t)(_view),
     "lambda": lambda t: lambda_verify(clock_tolerance=t)(_handler),
     "lambda-middleware": lambda t: QStashMiddleware(clock_tolerance=t),
