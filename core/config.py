@@ -262,6 +262,39 @@ def _outgoing(
     return Outgoing(final_url, token_secret, "default", warnings=tuple(warnings))
 
 
+def _refuse_public_keys(
+    cloud: str | None,
+    fixed: SigningKeys | None,
+    region_keys: Mapping[Region, SigningKeys],
+    default_keys: SigningKeys | None,
+) -> None:
+    """On a cloud runtime, refuse published keys configured as signing keys, as dev mode is.
+
+    Anyone can sign with the QStash dev server's keys and with the README's demo keys
+    (``qstash_receiver.testing.DEMO_KEYS``); the error names the variable, never the key.
+    """
+    if cloud is None:
+        return
+    from .testing import DEMO_KEYS  # here: testing imports the verifier, which imports this
+
+    public = {E.DEV_CURRENT_SIGNING_KEY, E.DEV_NEXT_SIGNING_KEY}
+    public.update(key for pair in DEMO_KEYS.values() for key in pair)
+    current, nxt = E.QSTASH_CURRENT_SIGNING_KEY, E.QSTASH_NEXT_SIGNING_KEY
+    slots: list[tuple[str, Secret]] = []
+    if fixed is not None and fixed.source == "explicit":
+        slots += [("current_signing_key", fixed.current), ("next_signing_key", fixed.next)]
+    for region, pair in region_keys.items():
+        slots += [(E.regional(region, current), pair.current), (E.regional(region, nxt), pair.next)]
+    if default_keys is not None:
+        slots += [(current, default_keys.current), (nxt, default_keys.next)]
+    for name, key in slots:
+        if key.reveal() in public:
+            raise ConfigError(
+                f"{name} holds a published signing key (the QStash dev server's or a demo key): "
+                f"refused on {cloud}, where anyone could sign deliveries with it"
+            )
+
+
 def overlay_settings(
     lookup: Callable[[str], object], environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -301,7 +334,8 @@ def load_config(
 
     Raises:
         ConfigError: ``QSTASH_DEV`` has an invalid value, dev mode is asked for on a cloud
-            runtime, or only one of the two explicit signing keys is given.
+            runtime, a signing key is a published one (the dev server's or a demo key) on a
+            cloud runtime, or only one of the two explicit signing keys is given.
     """
     source: Mapping[str, str] = os.environ if env is None else env
     warnings: list[ConfigWarning] = []
@@ -359,6 +393,7 @@ def load_config(
                 )
             )
     default_keys = _pair(source, None, warnings)
+    _refuse_public_keys(cloud, fixed, region_keys, default_keys)
     if not (fixed or region_keys or default_keys):
         warnings.append(
             ConfigWarning(

@@ -7,7 +7,6 @@ its verdicts equal to pyjwt's.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hmac
 import json
@@ -20,19 +19,34 @@ from .errors import (
     UnsupportedAlgorithmError,
 )
 
-__all__ = ["MAX_TOKEN_LENGTH", "KeyUsed", "b64url", "decode_segment", "verify_hs256"]
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "KeyUsed",
+    "b64url",
+    "b64url_decode",
+    "decode_segment",
+    "verify_hs256",
+]
 
-#: QStash tokens are a few hundred characters; anything past this is refused unparsed.
-MAX_TOKEN_LENGTH = 8192
+#: The longest ``Upstash-Signature`` accepted; longer ones are refused unparsed (a cheap guard,
+#: not a cut into genuine traffic). A token carries the destination URL (``sub``), and QStash
+#: documents no limit on that URL, so the bound comes from the longest single header a supported
+#: platform passes to the application with its default settings:
+#:   API Gateway HTTP API: request line and header values together 10,240 bytes; REST API: all
+#:   header values 10,240 bytes (AWS "Amazon API Gateway quotas"). ALB: one header 16 KiB, the
+#:   whole request header block 64 KiB (AWS "Quotas for your Application Load Balancers", HTTP
+#:   headers). gunicorn: 8,190 bytes per header field (``limit_request_field_size``); uvicorn
+#:   via h11: a 16 KiB header block; the standard library's HTTP server (Django runserver,
+#:   the Werkzeug dev server): 65,536 bytes per header line.
+#: So no default set-up delivers a longer token; at this length the guard refuses nothing a
+#: platform would pass, and parsing the largest token it lets through costs well under 1 ms.
+MAX_TOKEN_LENGTH = 64 * 1024
 
 KeyUsed = Literal["current", "next"]
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
-# base64url -> standard alphabet; "+" and "/" become "!", which a2b_base64 skips, so a
-# segment using them comes out short instead of decoding like its "-"/"_" twin.
-_FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/!!")
-# A 32-byte HMAC is 43 characters; the last one carries 2 unused bits, which must be zero.
-_CANONICAL_LAST = frozenset("AEIMQUYcgkosw048")
+_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"===", b"==", b"=")  # by len % 4; 1 ("===") can never decode
 
 
 def b64url(raw: bytes) -> str:
@@ -49,31 +63,36 @@ def _reject_constant(_: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+def b64url_decode(segment: str) -> bytes:
+    """The bytes of ``segment`` if it is canonical unpadded base64url, else ``ValueError``.
+
+    The one base64 rule of every token part: the decoded bytes must encode back to exactly
+    ``segment``. That refuses, in one comparison, characters outside the alphabet (which the
+    decoder skips), ``=`` padding, the standard ``+``/``/`` spellings and non-zero unused bits
+    in the last character, so every token has one spelling.
+    """
+    data = segment.encode("ascii")
+    # binascii directly: base64.urlsafe_b64decode adds Python-level calls (hot path).
+    raw = binascii.a2b_base64(data.translate(_STANDARD) + _PADDING[len(data) % 4])
+    if binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=") != data:
+        raise ValueError("not canonical base64url")
+    return raw
+
+
 def decode_segment(segment: str) -> dict[str, Any]:
     """Decode one base64url JSON-object segment, or raise MalformedSignatureError."""
-    # No separate alphabet check: the re-encoding comparison below rejects every segment
-    # that is not canonical base64url, which includes any character outside the alphabet.
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        # Decoded exactly as json.loads(bytes) does (pyjwt's path): BOM/UTF-16/32 detection and
-        # lone surrogates allowed, but through one decoder built at import.
-        value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
-    except (binascii.Error, ValueError, RecursionError) as err:  # incl. JSON and Unicode errors
+        raw = b64url_decode(segment)
+        # UTF-8 only (RFC 7515/7519: BASE64URL(UTF8(...))), as the TS SDK reads it; not the
+        # UTF-16/32 that json.loads(bytes) would detect. A leading BOM is ignored (RFC 8259
+        # allows it; TextDecoder drops it too); encoded surrogates pass, as in pyjwt.
+        text = raw.decode("utf-8", "surrogatepass").removeprefix("\ufeff")
+        value = _DECODER.decode(text)
+    except (ValueError, RecursionError) as err:  # binascii, JSON and Unicode errors included
         raise MalformedSignatureError() from err
-    if not isinstance(value, dict) or b64url(raw) != segment:  # one spelling per token
+    if not isinstance(value, dict):
         raise MalformedSignatureError()
     return value
-
-
-def _signature_bytes(segment: str) -> bytes | None:
-    """The HMAC in ``segment`` if it is its one canonical spelling, else ``None``."""
-    if len(segment) != 43 or segment[-1] not in _CANONICAL_LAST:
-        return None
-    try:
-        mac = binascii.a2b_base64(segment.encode("ascii").translate(_FROM_URLSAFE) + b"=")
-    except binascii.Error:
-        return None
-    return mac if len(mac) == 32 else None  # skipped characters make it shorter
 
 
 @lru_cache(maxsize=32)
@@ -105,8 +124,11 @@ def verify_hs256(token: str, current: bytes, next_: bytes) -> tuple[dict[str, An
         raise MalformedSignatureError()
     header, payload, signature = parts
     _check_header(header)
-    mac = _signature_bytes(signature)
-    if mac is None:
+    try:
+        mac = b64url_decode(signature)
+    except ValueError:
+        raise InvalidSignatureError() from None
+    if len(mac) != 32:
         raise InvalidSignatureError()
     # Decoded once, so the next key costs one HMAC and nothing else.
     signing_input = token[: len(header) + len(payload) + 1].encode("ascii")

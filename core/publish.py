@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -31,6 +32,11 @@ logger = logging.getLogger("qstash_receiver.publish")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 _ERROR_TEXT_LIMIT = 300
+# Any run of at least this many characters that also occurs in the token (ignoring ASCII case)
+# is masked: a shorter one is no usable part of a token of hundreds of characters, and nearly
+# every English word is shorter than the runs a token shares with it by chance.
+_TOKEN_FRAGMENT = 6
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 class PublishOptions(TypedDict, total=False):
@@ -55,7 +61,8 @@ class PublishError(QStashError):
 
     Attributes:
         status: the HTTP status QStash answered with (``None`` when unreachable).
-        error: QStash's error text (its ``error`` field when the answer is JSON).
+        error: QStash's error text (its ``error`` field when the answer is JSON), at most
+            300 characters, with any part of the token it echoes masked as ``[token]``.
     """
 
     def __init__(self, status: int | None, error: str) -> None:
@@ -110,9 +117,30 @@ def _json_options(options: PublishOptions) -> PublishOptions:
 
 
 def _redact(text: str, outgoing: Outgoing) -> str:
-    token = outgoing.token.reveal() if outgoing.token else ""
-    text = text.replace(token, "[token]") if token else text
-    return text[:_ERROR_TEXT_LIMIT]
+    """``text`` cut to its bounded excerpt, with every part of the token in it masked.
+
+    QStash's error text may echo what it was sent: whole, cut short, re-cased or in pieces.
+    Every window of ``_TOKEN_FRAGMENT`` characters that occurs in the token (ASCII case
+    ignored) is replaced, so no fragment of that length or longer reaches the message.
+    """
+    excerpt = text[:_ERROR_TEXT_LIMIT]
+    token = outgoing.token.reveal().translate(_ASCII_LOWER) if outgoing.token else ""
+    if not token:
+        return excerpt
+    size = min(_TOKEN_FRAGMENT, len(token))
+    fragments = {token[i : i + size] for i in range(len(token) - size + 1)}
+    folded = excerpt.translate(_ASCII_LOWER)  # same length: ASCII letters only
+    masked = [False] * len(excerpt)
+    for start in range(len(excerpt) - size + 1):
+        if folded[start : start + size] in fragments:
+            masked[start : start + size] = [True] * size
+    pieces: list[str] = []
+    for index, char in enumerate(excerpt):
+        if not masked[index]:
+            pieces.append(char)
+        elif index == 0 or not masked[index - 1]:
+            pieces.append("[token]")
+    return "".join(pieces)
 
 
 def _message_id(response: httpx.Response, outgoing: Outgoing) -> str:
@@ -132,8 +160,9 @@ def _message_id(response: httpx.Response, outgoing: Outgoing) -> str:
 
 
 def _unreachable(err: httpx.HTTPError, outgoing: Outgoing) -> PublishError:
-    # The exception text names the URL only; the headers (and token) are never part of it.
-    return PublishError(None, f"could not reach {outgoing.url}: {type(err).__name__}")
+    # Raised unchained by the callers: httpx's error keeps the request, Authorization included.
+    detail = _redact(f"{type(err).__name__}: {err}", outgoing)
+    return PublishError(None, f"could not reach {outgoing.url}: {detail}")
 
 
 def _encode(body: bytes | str) -> bytes:
@@ -181,8 +210,10 @@ class Publisher:
         try:
             response = self._client.post(url, content=_encode(body), headers=headers)
         except httpx.HTTPError as err:
-            raise _unreachable(err, self.outgoing) from err
-        return _message_id(response, self.outgoing)
+            failure = _unreachable(err, self.outgoing)
+        else:
+            return _message_id(response, self.outgoing)
+        raise failure  # outside the except block: nothing chained
 
     def publish_json(self, destination: str, value: Any, **options: Unpack[PublishOptions]) -> str:
         """Publish ``value`` serialised as JSON (``Content-Type: application/json``).
@@ -238,8 +269,10 @@ class AsyncPublisher:
         try:
             response = await self._client.post(url, content=_encode(body), headers=headers)
         except httpx.HTTPError as err:
-            raise _unreachable(err, self.outgoing) from err
-        return _message_id(response, self.outgoing)
+            failure = _unreachable(err, self.outgoing)
+        else:
+            return _message_id(response, self.outgoing)
+        raise failure  # outside the except block: nothing chained
 
     async def publish_json(
         self, destination: str, value: Any, **options: Unpack[PublishOptions]

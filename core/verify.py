@@ -29,7 +29,7 @@ from .jws import KeyUsed, b64url, verify_hs256
 from .message import VerifiedMessage
 from .names import normalize_region
 
-__all__ = ["Body", "Receiver", "body_hash", "check_tolerance", "raw_body"]
+__all__ = ["MAX_CLOCK_TOLERANCE", "Body", "Receiver", "body_hash", "check_tolerance", "raw_body"]
 
 logger = logging.getLogger("qstash_receiver")
 
@@ -44,14 +44,29 @@ def body_hash(body: Body) -> str:
     return b64url(hashlib.sha256(raw).digest())
 
 
+#: The largest ``clock_tolerance`` accepted, in seconds: one day. QStash tokens live 5 minutes
+#: by default; a tolerance on that scale covers any real clock skew, while a larger one keeps an
+#: expired or not-yet-valid token valid for longer than a day, so ``exp`` stops meaning anything.
+MAX_CLOCK_TOLERANCE = 86_400
+
+
 def check_tolerance(clock_tolerance: float) -> None:
     """Refuse a tolerance that would weaken the time checks.
 
+    Accepted: an ``int`` or ``float`` from 0 to :data:`MAX_CLOCK_TOLERANCE` (one day) seconds.
+
     Raises:
-        ValueError: negative or NaN (NaN would make every time comparison pass).
+        TypeError: not an ``int`` or ``float`` (a ``bool`` included).
+        ValueError: negative, NaN (every comparison with NaN is false, which would pass every
+            time check), infinite (no token would ever expire) or over one day.
     """
-    if not clock_tolerance >= 0:
-        raise ValueError("clock_tolerance must be a number of seconds >= 0 (not NaN)")
+    if isinstance(clock_tolerance, bool) or not isinstance(clock_tolerance, (int, float)):
+        raise TypeError("clock_tolerance must be a number of seconds (int or float)")
+    if not 0 <= clock_tolerance <= MAX_CLOCK_TOLERANCE:  # False for NaN too
+        raise ValueError(
+            f"clock_tolerance must be a number of seconds from 0 to {MAX_CLOCK_TOLERANCE} "
+            "(one day), not NaN or infinite"
+        )
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:

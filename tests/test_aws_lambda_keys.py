@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -229,11 +231,21 @@ def test_sample_reads_keys_named_by_the_environment(
     moto_url: str, secrets: SecretsManagerClient, ssm: SSMClient, store: str
 ) -> None:
     name = unique("/qstash/sample")
+    # On Lambda the published demo keys are refused (issue 13, 8): the stored ones are private.
+    private = {
+        region: (f"sig_stored{region}Current000000", f"sig_stored{region}Next0000000")
+        for region in (EU, US)
+    }
+    stored = {
+        "QSTASH_REGION": "US_EAST_1",
+        **{f"{r}_QSTASH_CURRENT_SIGNING_KEY": keys[0] for r, keys in private.items()},
+        **{f"{r}_QSTASH_NEXT_SIGNING_KEY": keys[1] for r, keys in private.items()},
+    }
     if store == "secret":
-        secrets.create_secret(Name=name, SecretString=json.dumps(STORED))
+        secrets.create_secret(Name=name, SecretString=json.dumps(stored))
         variable = "QSTASH_SIGNING_KEYS_SECRET"
     else:
-        ssm.put_parameter(Name=name, Value=json.dumps(STORED), Type="SecureString")
+        ssm.put_parameter(Name=name, Value=json.dumps(stored), Type="SecureString")
         variable = "QSTASH_SIGNING_KEYS_PARAMETER"
     env = {
         variable: name,
@@ -244,9 +256,135 @@ def test_sample_reads_keys_named_by_the_environment(
         "AWS_LAMBDA_FUNCTION_NAME": "qstash-sample",
     }
     for region in (EU, US):
-        event = signed_event(TEMPLATE, BODY, key=DEMO_KEYS[region][0], region=region)
+        event = signed_event(TEMPLATE, BODY, key=private[region][0], region=region)
         answer = _run_sample(env, event)
         assert answer["statusCode"] == 200
         assert json.loads(answer["body"])["key_region"] == region
     missing = _run_sample({**env, variable: f"{name}-missing"}, event)
     assert missing["statusCode"] == 500
+    published = unique("/qstash/published")  # the demo keys themselves: refused, 500
+    secrets.create_secret(Name=published, SecretString=json.dumps(STORED))
+    others = {k: v for k, v in env.items() if k != variable}
+    refused = _run_sample({**others, "QSTASH_SIGNING_KEYS_SECRET": published}, event)
+    assert refused["statusCode"] == 500
+
+
+# --- no dependency logs the keys on our fetch path (issue 13, defects 6 and 7) ------------
+
+
+class Everything(logging.Handler):
+    """Every record, formatted with its arguments and traceback, as any log sink would."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def text(self) -> str:
+        return "\n".join(f"{self.format(r)} {r.args!r}" for r in self.records)
+
+
+@pytest.fixture
+def root_at_debug() -> Iterator[Everything]:
+    root = logging.getLogger()
+    handler, level = Everything(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+CANARY_STORED = {**STORED, "US_EAST_1_QSTASH_NEXT_SIGNING_KEY": CANARY}
+
+
+@pytest.mark.parametrize("store", ["secret", "parameter"])
+def test_no_log_record_at_debug_holds_the_fetched_keys(
+    secrets: SecretsManagerClient, ssm: SSMClient, root_at_debug: Everything, store: str
+) -> None:
+    name = unique("/qstash/debug")
+    if store == "secret":
+        secrets.create_secret(Name=name, SecretString=json.dumps(CANARY_STORED))
+        receiver = StoredKeysReceiver.from_secret(name, client=secrets, env={}, max_age=0)
+    else:
+        ssm.put_parameter(Name=name, Value=json.dumps(CANARY_STORED), Type="SecureString")
+        receiver = StoredKeysReceiver.from_parameter(name, client=ssm, env={}, max_age=0)
+    root_at_debug.records.clear()  # the test's own call that stored the value logs it
+    for _ in range(2):  # the first fetch builds the provider, the second reuses it
+        assert deliver(receiver, US)["statusCode"] == 200
+    logged = root_at_debug.text()
+    assert "botocore" in logged  # botocore did log at DEBUG (the capture is real) ...
+    for key in (CANARY, *DEMO_KEYS[US], *DEMO_KEYS[EU]):
+        assert key not in logged  # ... but never the value it fetched
+
+
+def test_botocore_logging_outside_our_fetch_is_untouched(
+    secrets: SecretsManagerClient, root_at_debug: Everything
+) -> None:
+    # Another client's calls, before, during (another thread, while ours waits) and after our
+    # fetch, keep their "Response body" records: only our own fetch's are dropped.
+    name = unique("qstash/untouched")
+    secrets.create_secret(Name=name, SecretString=json.dumps(CANARY_STORED))
+    root_at_debug.records.clear()
+    other = secrets_client(str(secrets.meta.endpoint_url))
+    bodies_seen: list[int] = []
+
+    def other_call_in_a_thread(**_: Any) -> None:
+        before = body_records()
+        worker = threading.Thread(target=other.list_secrets)
+        worker.start()
+        worker.join()
+        bodies_seen.append(body_records() - before)
+
+    def body_records() -> int:
+        return sum("Response body" in r.getMessage() for r in root_at_debug.records)
+
+    ours = secrets_client(str(secrets.meta.endpoint_url))
+    ours.meta.events.register("before-send.secrets-manager.GetSecretValue", other_call_in_a_thread)
+    receiver = StoredKeysReceiver.from_secret(name, client=ours, env={}, max_age=0)
+    other.list_secrets()
+    assert body_records() == 1
+    assert deliver(receiver, US)["statusCode"] == 200
+    assert bodies_seen == [1]  # the other thread's body record, logged during our fetch
+    other.list_secrets()
+    assert body_records() == 3  # and nothing of ours
+    assert CANARY not in root_at_debug.text()
+
+
+def test_a_non_utf8_secret_is_not_chained_into_the_error(
+    secrets: SecretsManagerClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = unique("qstash/binary")
+    secret = b"\xff\xfe" + json.dumps(CANARY_STORED).encode()
+    secrets.create_secret(Name=name, SecretBinary=secret)
+    receiver = StoredKeysReceiver.from_secret(name, client=secrets, env={})
+    _assert_500_logged(receiver, caplog, f"{name!r} is not a JSON object of strings")
+    with pytest.raises(KeyFetchError) as caught:
+        _ = receiver.config
+    error = caught.value
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    rendered = "".join(traceback.format_exception(error)) + repr(error) + repr(error.args)
+    assert CANARY not in rendered
+    assert "\\xff\\xfe" not in rendered
+
+
+@pytest.mark.parametrize(
+    "content", [f'{{"QSTASH_CURRENT_SIGNING_KEY": "{CANARY}"', f"[{CANARY}]"], ids=["cut", "bad"]
+)
+def test_a_json_error_does_not_carry_the_secret_either(
+    secrets: SecretsManagerClient, content: str
+) -> None:
+    # JSONDecodeError keeps the whole document in .doc.
+    name = unique("qstash/badjson")
+    secrets.create_secret(Name=name, SecretString=content)
+    with pytest.raises(KeyFetchError) as caught:
+        _ = StoredKeysReceiver.from_secret(name, client=secrets, env={}).config
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert CANARY not in "".join(traceback.format_exception(caught.value))

@@ -27,9 +27,12 @@ least one token of each class that PyJWT accepts:
 ``crit``
     The header has a ``crit`` parameter. We implement no JWS extension, so any ``crit`` is
     refused (RFC 7515 4.1.11); PyJWT accepts ``"crit": ["b64"]`` with ``"b64": true``.
+``utf16_32_json``
+    The header or payload JSON is UTF-16 or UTF-32 encoded. RFC 7515/7519 define both as UTF-8
+    (as the TypeScript SDK reads them); PyJWT's ``json.loads(bytes)`` detects other encodings.
 ``oversized``
-    The token is longer than 8192 characters; we refuse it before parsing (QStash tokens are a
-    few hundred characters), PyJWT parses anything.
+    The token is longer than ``MAX_TOKEN_LENGTH`` (64 KiB); we refuse it before parsing (no
+    platform passes a longer header with its defaults), PyJWT parses anything.
 
 Classes that older PyJWT releases added, and why they are not listed: PyJWT < 2.14 accepted
 non-canonical base64 (changed low bits in the last character of the signature) and silently
@@ -59,6 +62,7 @@ import jwt
 import pytest
 
 from qstash_receiver import Receiver, SignatureError, load_config
+from qstash_receiver.jws import MAX_TOKEN_LENGTH
 
 CURRENT = "sig_diffCurrent0123456789abcdefghijklmn"
 NEXT = "sig_diffNext0123456789abcdefghijklmnopqr"
@@ -193,13 +197,20 @@ def _lenient_json(seg: str) -> tuple[Any, bool]:
 
 def divergence_classes(tok: str) -> set[str]:
     found: set[str] = set()
-    if len(tok) > 8192:
+    if len(tok) > MAX_TOKEN_LENGTH:
         found.add("oversized")
     parts = tok.split(".")
     if len(parts) != 3:
         return found
     if any("=" in part for part in parts):
         found.add("padded")
+    for part in parts[:2]:
+        try:
+            raw = base64.urlsafe_b64decode(part.rstrip("=") + "=" * (-len(part.rstrip("=")) % 4))
+        except ValueError:
+            continue
+        if json.detect_encoding(raw) not in ("utf-8", "utf-8-sig"):
+            found.add("utf16_32_json")
     header, header_constants = _lenient_json(parts[0])
     payload, payload_constants = _lenient_json(parts[1])
     if header_constants or payload_constants:
@@ -213,7 +224,7 @@ def divergence_classes(tok: str) -> set[str]:
     return found
 
 
-CLASSES = ("padded", "non_number_time", "non_json_constant", "crit", "oversized")
+CLASSES = ("padded", "non_number_time", "non_json_constant", "crit", "utf16_32_json", "oversized")
 
 
 # --- the corpus ------------------------------------------------------------------------
@@ -443,7 +454,7 @@ def build_corpus(now: int) -> list[Case]:
     add("garbage", sign_segments(h, f"{p}.{s}"), body)
 
     # Huge tokens: valid (a big extra claim), and garbage of the same size.
-    for size in (8000, 9000, 20000):
+    for size in (8000, 9000, 20000, MAX_TOKEN_LENGTH):
         big = claims(body, now, pad="x" * size)
         add("huge", token(HEADER, big), body)
         add("huge", "A" * size + "." + "B" * size + "." + "C" * 43, body)
@@ -512,7 +523,10 @@ ISOLATED: dict[str, Callable[[int], str]] = {
         segment(HEADER), b64(json.dumps(claims(b"x", now)).replace("}", ', "x": NaN}').encode())
     ),
     "crit": lambda now: token({"alg": "HS256", "crit": ["b64"], "b64": True}, claims(b"x", now)),
-    "oversized": lambda now: token(HEADER, claims(b"x", now, pad="x" * 9000)),
+    "utf16_32_json": lambda now: sign_segments(
+        segment(HEADER), b64(json.dumps(claims(b"x", now)).encode("utf-16"))
+    ),
+    "oversized": lambda now: token(HEADER, claims(b"x", now, pad="x" * MAX_TOKEN_LENGTH)),
 }
 
 

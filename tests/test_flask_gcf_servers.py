@@ -237,15 +237,27 @@ def test_signatures_never_reach_the_log(server: Server) -> None:
 
 
 def test_gcf_url_check_behind_googles_front_end(tmp_path: Path) -> None:
-    deployed = {**BASE_ENV, "K_SERVICE": "qstash-handler"}  # as Cloud Functions sets it
+    # The published demo keys are refused on a cloud runtime: the "deployed" function has its own.
+    us_current, eu_current = (
+        "sig_deployedUsCurrent000000000000",
+        "sig_deployedEuCurrent000000000000",
+    )
+    deployed = {
+        **BASE_ENV,
+        "K_SERVICE": "qstash-handler",  # as Cloud Functions sets it
+        "US_EAST_1_QSTASH_CURRENT_SIGNING_KEY": us_current,
+        "US_EAST_1_QSTASH_NEXT_SIGNING_KEY": "sig_deployedUsNext000000000000000",
+        "EU_CENTRAL_1_QSTASH_CURRENT_SIGNING_KEY": eu_current,
+        "EU_CENTRAL_1_QSTASH_NEXT_SIGNING_KEY": "sig_deployedEuNext000000000000000",
+    }
     with serve("gcf-url", tmp_path / "server.log", env=deployed) as server:
         local = server.base_url + "/hooks?tenant=7"
-        headers = signed_headers(PAYLOAD, key=US_CURRENT, url=local, region="US_EAST_1")
+        headers = signed_headers(PAYLOAD, key=us_current, url=local, region="US_EAST_1")
         assert httpx.post(local, content=PAYLOAD, headers=headers).status_code == 200
 
         public = f"https://{GEN1_HOST}/qstash-handler"
         front_end = {"Host": GEN1_HOST, "X-Forwarded-Proto": "https"}
-        headers = {**signed_headers(PAYLOAD, key=EU_CURRENT, url=public, region="EU_CENTRAL_1")}
+        headers = {**signed_headers(PAYLOAD, key=eu_current, url=public, region="EU_CENTRAL_1")}
         # The front end strips the function name: the function sees "/".
         response = httpx.post(
             server.base_url + "/", content=PAYLOAD, headers={**headers, **front_end}
@@ -256,7 +268,7 @@ def test_gcf_url_check_behind_googles_front_end(tmp_path: Path) -> None:
             server.base_url + "/other", content=PAYLOAD, headers={**headers, **front_end}
         )
         assert (replayed.status_code, replayed.text) == (401, "401 Unauthorized: url_mismatch")
-        elsewhere = signed_headers(PAYLOAD, key=US_CURRENT, url=public, region="US_EAST_1")
+        elsewhere = signed_headers(PAYLOAD, key=us_current, url=public, region="US_EAST_1")
         direct = httpx.post(server.base_url + "/", content=PAYLOAD, headers=elsewhere)
         assert (direct.status_code, direct.text) == (401, "401 Unauthorized: url_mismatch")
         assert sum(server.handled().values()) == 2

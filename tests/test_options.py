@@ -17,6 +17,7 @@ from qstash_receiver.integration import Options
 BAD = [
     pytest.param({"clock_tolerance": math.nan}, id="nan-tolerance"),
     pytest.param({"clock_tolerance": -1}, id="negative-tolerance"),
+    pytest.param({"clock_tolerance": math.inf}, id="inf-tolerance"),
     pytest.param({"max_body_bytes": math.nan}, id="nan-limit"),
     pytest.param({"max_body_bytes": -5}, id="negative-limit"),
     pytest.param({"max_body_bytes": True}, id="bool-limit"),
@@ -58,4 +59,4 @@ def test_options_refuse(options: dict[str, Any]) -> None:
 def test_sane_options_pass() -> None:
     Options(clock_tolerance=0, max_body_bytes=0)
     Options(clock_tolerance=5.5, max_body_bytes=10 * 1024 * 1024)
-    Options(clock_tolerance=math.inf, max_body_bytes=1)  # an explicit "no expiry check"
+    Options(clock_tolerance=86_400, max_body_bytes=1)  # up to one day (issue 13)

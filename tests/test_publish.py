@@ -140,6 +140,52 @@ def test_error_text_never_carries_the_token(qstash: FakeQStash) -> None:
     assert TOKEN not in repr(publisher)
 
 
+def _token_fragments(text: str, size: int = 6) -> list[str]:
+    folded = text.lower()
+    token = TOKEN.lower()
+    windows = (token[i : i + size] for i in range(len(token) - size + 1))
+    return [window for window in windows if window in folded]
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        TOKEN[:12],
+        TOKEN[7:29],
+        TOKEN.lower(),
+        TOKEN.upper(),
+        TOKEN.swapcase(),
+        " ".join(TOKEN[i : i + 10] for i in range(0, len(TOKEN), 10)),
+        f"Authorization: Bearer {TOKEN}"[:40],
+        "x" * 280 + TOKEN,  # cut by the length bound in the middle of the token
+    ],
+    ids=["prefix", "middle", "lower", "upper", "swapcase", "in-pieces", "cut-header", "at-the-cut"],
+)
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json-error"])
+def test_no_part_of_the_token_reaches_the_error(
+    qstash: FakeQStash, echo: str, as_json: bool
+) -> None:
+    # Issue 13, defect 7: only an exact echo of the token was redacted.
+    answer = json.dumps({"error": f"bad token {echo}"}) if as_json else f"bad token {echo}"
+    qstash.status, qstash.answer = 401, answer.encode()
+    with Publisher(outgoing(qstash.url)) as publisher, pytest.raises(PublishError) as caught:
+        publisher.publish(DESTINATION, b"x")
+    assert _token_fragments(caught.value.error) == [], caught.value.error
+    assert str(caught.value) == f"QStash publish failed (HTTP 401): {caught.value.error}"
+    assert repr(caught.value) == f"PublishError({str(caught.value)!r})"
+    assert caught.value.error.startswith("bad token ")  # the rest of the text is kept
+    assert "[token]" in caught.value.error
+    assert len(caught.value.error) <= 300
+
+
+def test_error_text_without_the_token_is_kept_whole(qstash: FakeQStash) -> None:
+    text = "destination https://example.com/api/qstash?x=1 is not reachable: status 404"
+    qstash.status, qstash.answer = 400, json.dumps({"error": text}).encode()
+    with Publisher(outgoing(qstash.url)) as publisher, pytest.raises(PublishError) as caught:
+        publisher.publish(DESTINATION, b"x")
+    assert caught.value.error == text
+
+
 def test_success_without_message_id_is_an_error(qstash: FakeQStash) -> None:
     qstash.answer = b"{}"
     with Publisher(outgoing(qstash.url)) as publisher, pytest.raises(PublishError) as caught:
@@ -165,6 +211,10 @@ def test_unreachable_qstash_is_a_publish_error_without_status() -> None:
         publisher.publish(DESTINATION)
     assert caught.value.status is None
     assert "could not reach" in str(caught.value)
+    assert "ConnectError" in str(caught.value)
+    # Not chained: httpx's error keeps the request, and with it the Authorization header.
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
 
 
 def test_bad_arguments_are_refused_before_sending(qstash: FakeQStash) -> None:

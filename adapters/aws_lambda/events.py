@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.data_classes.alb_event import ALBEvent
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import (
@@ -24,6 +24,7 @@ __all__ = ["UnsupportedEventError", "check_event", "request_parts", "to_proxy_ev
 
 logger = logging.getLogger("qstash_receiver")
 
+#: Header fields as the event holds them (the core's Headers drops what is not text).
 HeaderSource = Mapping[str, str | list[str]]
 
 
@@ -64,24 +65,31 @@ def to_proxy_event(event: object) -> BaseProxyEvent:
     )
 
 
+def _header_field(raw: Mapping[str, Any]) -> Mapping[object, object]:
+    # REST events carry both fields (multiValueHeaders complete); ALB carries exactly one, by
+    # the target group's multi-value setting; payload 2.0 carries "headers" only. A field that
+    # is not an object (a malformed event) counts as absent.
+    for name in ("multiValueHeaders", "headers"):
+        field = raw.get(name)
+        if isinstance(field, Mapping) and field:
+            return field
+    return {}
+
+
 def _headers(proxy: BaseProxyEvent) -> HeaderSource:
     # The raw mapping, not Powertools' CaseInsensitiveDict: that one keeps one value per
-    # lower-cased name, which would hide a duplicated Upstash-Signature header. REST events
-    # carry both fields (multiValueHeaders complete); ALB carries exactly one of the two.
+    # lower-cased name, which would hide a duplicated Upstash-Signature header. Names and
+    # values that are not text ([], [None], numbers: a malformed event) are left out by the
+    # core's Headers, so they are passed on as they are.
     raw = proxy.raw_event
-    source = raw.get("multiValueHeaders") or raw.get("headers") or {}
-    if not isinstance(source, Mapping):
-        return {}
-    headers: dict[str, str | list[str]] = {
-        str(name): value if isinstance(value, str) else [str(v) for v in value if v is not None]
-        for name, value in source.items()
-        if isinstance(value, (str, list))
-    }
+    field = _header_field(raw)
     cookies = raw.get("cookies")
-    if isinstance(proxy, APIGatewayProxyEventV2) and isinstance(cookies, list) and cookies:
+    if isinstance(proxy, APIGatewayProxyEventV2) and isinstance(cookies, list):
         # Payload 2.0 moves Cookie headers into "cookies"; put them back for message.headers.
-        headers.setdefault("cookie", "; ".join(str(c) for c in cookies))
-    return headers
+        kept = [c for c in cookies if isinstance(c, str)]
+        if kept and "cookie" not in field:
+            return cast(HeaderSource, {**field, "cookie": "; ".join(kept)})
+    return cast(HeaderSource, field)
 
 
 def _body(proxy: BaseProxyEvent) -> bytes:

@@ -8,16 +8,18 @@ The secret or parameter holds a JSON object of environment-variable names to val
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Final
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Final
 
 from qstash_receiver import ConfigError, QStashConfig, Receiver, load_config
 
-from .fetch import Fetcher, KeyFetchError, error_code, parse_values, secrets_provider, ssm_provider
-
 if TYPE_CHECKING:  # boto3 and Powertools Parameters are imported when keys are first fetched
+    from aws_lambda_powertools.utilities.parameters.base import BaseProvider
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ssm import SSMClient
 
@@ -33,6 +35,82 @@ PARAMETER_VARIABLE: Final = "QSTASH_SIGNING_KEYS_PARAMETER"
 #: Seconds a fetched value is reused. Rolling keys is safe meanwhile: the old next key
 #: becomes the new current key, and it is in the cached pair.
 DEFAULT_MAX_AGE: Final = 300
+
+
+class KeyFetchError(ConfigError):
+    """The signing keys could not be fetched or read (answered 500, so QStash retries)."""
+
+
+# botocore logs every response body at DEBUG ("Response body: ..."): for our fetch, that is the
+# secret itself. These records are dropped while *this* context (thread or task) fetches keys;
+# everyone else's botocore logging, at any level, is left as it is.
+_SECRET_BODY_LOGGERS: Final = ("botocore.parsers",)
+_fetching: ContextVar[bool] = ContextVar("qstash_receiver_fetching_keys", default=False)
+
+
+class _DuringKeyFetch(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _fetching.get()
+
+
+_DURING_KEY_FETCH = _DuringKeyFetch()
+
+
+class Fetcher:
+    """Fetches one stored value through a Powertools provider, built on first use."""
+
+    def __init__(
+        self, make_provider: Callable[[], BaseProvider], name: str, max_age: int, **options: Any
+    ) -> None:
+        self._make_provider, self._name, self._max_age = make_provider, name, max_age
+        self._options = options
+        self._provider: BaseProvider | None = None
+
+    def __call__(self) -> object:
+        if self._provider is None:  # builds a boto3 client, which may fail: not in __init__
+            self._provider = self._make_provider()
+            for name in _SECRET_BODY_LOGGERS:  # addFilter ignores a filter already there
+                logging.getLogger(name).addFilter(_DURING_KEY_FETCH)
+        reset = _fetching.set(True)
+        try:
+            return self._provider.get(self._name, max_age=self._max_age, **self._options)
+        finally:
+            _fetching.reset(reset)
+
+
+def _error_code(error: BaseException) -> str:
+    # Powertools wraps the botocore error; its code (e.g. AccessDeniedException) says enough.
+    cause = error.__cause__ or error.__context__ or error
+    response = getattr(cause, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code or type(cause).__name__)
+
+
+def _parse_values(raw: object, source: str) -> dict[str, str]:
+    # Messages never quote the content: it is key material. Nor is the decoding error chained
+    # (raised outside the except block): UnicodeDecodeError keeps the bytes in its args, and
+    # JSONDecodeError the whole text in .doc.
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        values = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, absurd nesting
+        values = None
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise KeyFetchError(f"{source} is not a JSON object of strings")
+    return values
+
+
+# Imported here, on the first fetch: Powertools Parameters imports boto3 (a slow import).
+def _secrets_provider(client: SecretsManagerClient | None) -> BaseProvider:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=client)
+
+
+def _ssm_provider(client: SSMClient | None) -> BaseProvider:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    return SSMProvider(boto3_client=client)
 
 
 class StoredKeysReceiver(Receiver):
@@ -72,7 +150,7 @@ class StoredKeysReceiver(Receiver):
         customer-managed KMS key). ``env`` is the environment the secret's values are laid
         over (default: ``os.environ``); ``client`` defaults to boto3's.
         """
-        fetch = Fetcher(lambda: secrets_provider(client), secret_id, max_age)
+        fetch = Fetcher(lambda: _secrets_provider(client), secret_id, max_age)
         return cls(fetch, f"Secrets Manager secret {secret_id!r}", env=env)
 
     @classmethod
@@ -88,7 +166,7 @@ class StoredKeysReceiver(Receiver):
 
         Needs ``ssm:GetParameter`` on that parameter (and ``kms:Decrypt`` for its key).
         """
-        fetch = Fetcher(lambda: ssm_provider(client), name, max_age, decrypt=True)
+        fetch = Fetcher(lambda: _ssm_provider(client), name, max_age, decrypt=True)
         return cls(fetch, f"SSM parameter {name!r}", env=env)
 
     @property
@@ -103,10 +181,10 @@ class StoredKeysReceiver(Receiver):
             raw = self._fetch()
         except Exception as error:  # any fetch failure must become a retryable 500
             raise KeyFetchError(
-                f"cannot fetch the QStash signing keys from {self._source} ({error_code(error)})"
+                f"cannot fetch the QStash signing keys from {self._source} ({_error_code(error)})"
             ) from error
         if self._loaded is None or self._loaded[0] != raw:
-            values = parse_values(raw, self._source)
+            values = _parse_values(raw, self._source)
             base = os.environ if self._env is None else self._env
             self._loaded = (raw, load_config({**base, **values}))
         return self._loaded[1]

@@ -6,6 +6,11 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from aws_lambda_powertools.shared.headers_serializer import (
+    BaseHeadersSerializer,
+    MultiValueHeadersSerializer,
+    SingleValueHeadersSerializer,
+)
 from aws_lambda_powertools.utilities.data_classes.alb_event import ALBEvent
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
@@ -21,6 +26,16 @@ def _status_line(status_code: int) -> str:
         return f"{status_code} {HTTPStatus(status_code).phrase}"
     except ValueError:
         return str(status_code)
+
+
+def _serializer(proxy: BaseProxyEvent) -> BaseHeadersSerializer:
+    if isinstance(proxy, ALBEvent):
+        # Chosen here, not by ALBEvent.header_serializer(): that one wraps multiValueHeaders
+        # in a dict and raises for a malformed event whose field is not an object. ALB sends
+        # exactly one of the two fields, the one of the target group's mode.
+        multi = proxy.raw_event.get("multiValueHeaders") is not None
+        return MultiValueHeadersSerializer() if multi else SingleValueHeadersSerializer()
+    return proxy.header_serializer()
 
 
 def http_response(
@@ -42,7 +57,7 @@ def http_response(
     proxy = event if isinstance(event, BaseProxyEvent) else to_proxy_event(event)
     values: dict[str, str | list[str]] = dict(headers or {})
     answer: dict[str, Any] = {"statusCode": status_code, "body": body, "isBase64Encoded": False}
-    answer.update(proxy.header_serializer().serialize(headers=values, cookies=[]))
+    answer.update(_serializer(proxy).serialize(headers=values, cookies=[]))
     if isinstance(proxy, ALBEvent):
         answer["statusDescription"] = _status_line(status_code)
     return answer

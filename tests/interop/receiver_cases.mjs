@@ -4,10 +4,12 @@
 // stdin:  a JSON array of cases; stdout: a JSON array of results, in the same order.
 //
 //   {"kind": "verify", "signature", "body", "url"?, "upstashRegion"?, "clockTolerance"?,
-//    "currentSigningKey"?, "nextSigningKey"?}
+//    "currentSigningKey"?, "nextSigningKey"?, "now"?}
 //     -> {"ok": true} | {"ok": false, "error": "<Error name>: <message>"}
 //     Without keys, `new Receiver()` resolves them from process.env (migration mode, dev mode)
-//     exactly as an application would.
+//     exactly as an application would. A key given as null is passed as undefined (a half
+//     pair). "now" (seconds since the epoch) fixes the clock the SDK's jose reads for this
+//     case, so time claims are judged at the same instant as on the Python side.
 //
 //   {"kind": "sign", "key", "body" | "bodyBase64", "url", "iat", "nbf", "exp", "jti", "padded"?}
 //     -> {"token": "<compact JWS>"}
@@ -19,6 +21,20 @@
 import { Receiver } from "@upstash/qstash";
 import * as jose from "jose";
 import { readFileSync } from "node:fs";
+
+// The SDK passes no currentDate to jose, which reads `new Date()`: a Date whose argument-less
+// construction returns the case's fixed instant (when one is given) stands in for the clock.
+const RealDate = Date;
+let fixedMs;
+globalThis.Date = class extends RealDate {
+  constructor(...args) {
+    if (args.length === 0 && fixedMs !== undefined) super(fixedMs);
+    else super(...args);
+  }
+  static now() {
+    return fixedMs ?? RealDate.now();
+  }
+};
 
 let captured = [];
 for (const method of ["log", "info", "warn", "error", "debug"]) {
@@ -36,7 +52,11 @@ async function verify(c) {
   const keys =
     c.currentSigningKey === undefined
       ? undefined
-      : { currentSigningKey: c.currentSigningKey, nextSigningKey: c.nextSigningKey };
+      : {
+          currentSigningKey: c.currentSigningKey ?? undefined,
+          nextSigningKey: c.nextSigningKey ?? undefined,
+        };
+  fixedMs = c.now === undefined ? undefined : c.now * 1000;
   try {
     // The SDK hashes `body` with TextEncoder, so it must be a string: a binary body cannot be
     // passed through losslessly, and binary bodies are covered on the Python side only.
@@ -50,6 +70,8 @@ async function verify(c) {
     return verified === true ? { ok: true } : { ok: false, error: `returned ${verified}` };
   } catch (error) {
     return { ok: false, error: `${error?.name}: ${error?.message}` };
+  } finally {
+    fixedMs = undefined;
   }
 }
 
