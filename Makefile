@@ -39,7 +39,7 @@ typecheck: install
 	# The tests use the demo's subprocess helpers (samples/demo/qstash_demo/services.py); the
 	# Django tests get their own run, as their conftest.py and tests/conftest.py share a name.
 	MYPYPATH=samples/demo $(BIN)/mypy tests bench --exclude tests/django_adapter/
-	MYPYPATH=samples/demo $(BIN)/mypy tests/django_adapter
+	MYPYPATH=samples/demo:tests $(BIN)/mypy tests/django_adapter
 	# One run per sample: each is its own deployable root with its own module names.
 	for sample in samples/*/; do $(BIN)/mypy "$$sample" || exit 1; done
 
