@@ -19,6 +19,7 @@ Cloud Functions (functions-framework) runs HTTP functions as Flask views, so
 from __future__ import annotations
 
 import functools
+import io
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast, overload
@@ -33,6 +34,7 @@ except ModuleNotFoundError as error:
 
 from qstash_receiver import (
     ConfigError,
+    PayloadTooLargeError,
     QStashError,
     Receiver,
     SignatureError,
@@ -40,7 +42,7 @@ from qstash_receiver import (
     load_config,
 )
 from qstash_receiver.config import overlay_settings
-from qstash_receiver.integration import Endpoint, Options, Rejection, guarded
+from qstash_receiver.integration import Endpoint, Options, Rejection, guarded, rejection_for
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -78,25 +80,50 @@ def current_message() -> VerifiedMessage:
     return message
 
 
-def _read_body(request: Request, endpoint: Endpoint) -> bytes | Rejection:
-    limit = endpoint.max_body_bytes
-    app_limit = original = request.max_content_length  # Flask's MAX_CONTENT_LENGTH
-    if app_limit is None or app_limit > limit:
-        early = endpoint.declared_too_large(request.headers.get("Content-Length"))
-        if early is not None:
-            return early
-        app_limit = None  # max_body_bytes is the stricter limit
-    cap = limit if app_limit is None else app_limit
-    # Werkzeug stops a body of unknown length (chunked) at max_content_length without an
-    # error, so one byte more is read: a longer body then shows as too large, not truncated.
-    request.max_content_length = cap + 1
+#: How much of a body of unknown length (chunked) is read at a time.
+_CHUNK = 64 * 1024
+
+
+def _read_at_most(request: Request, cap: int) -> bytes | None:
+    # In chunks, so that a body longer than ``cap`` costs at most ``cap + _CHUNK`` bytes
+    # of memory before it is refused (one get_data() of ``cap + 1`` bytes peaks at twice).
+    original = request.max_content_length
+    request.max_content_length = cap + 1  # werkzeug's own limit on a stream it creates now
+    chunks: list[bytes] = []
+    total = 0
     try:
-        body = request.get_data(cache=True)  # cached: get_json()/get_data() work in the view
+        stream = request.stream
+        while total <= cap:
+            chunk = stream.read(min(_CHUNK, cap + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
     finally:
         request.max_content_length = original
-    if app_limit is not None and len(body) > app_limit:
-        raise RequestEntityTooLarge()  # the stricter app limit answers Flask's own 413
-    return body  # over max_body_bytes: the core answers 413
+    if total > cap:
+        return None
+    # get_data() caches it, so request.get_json()/get_data() work in the view; a body
+    # that something read before this view is already cached, and get_data() returns it.
+    request.stream = io.BytesIO(b"".join(chunks))
+    return request.get_data(cache=True)
+
+
+def _read_body(request: Request, endpoint: Endpoint) -> bytes | Rejection:
+    limit = endpoint.max_body_bytes
+    app_limit = request.max_content_length  # Flask's MAX_CONTENT_LENGTH (or per request)
+    flask_answers = app_limit is not None and app_limit <= limit  # the stricter limit answers
+    cap = limit if app_limit is None else min(limit, app_limit)
+    declared = request.content_length  # None when chunked
+    body = None if declared is not None and declared > cap else _read_at_most(request, cap)
+    if body is not None:
+        return body  # over max_body_bytes only if something read it before: the core's 413
+    # Too large. Whatever reads the body after this view (functions-framework's own
+    # after_request hook reads it whole) finds it consumed; the server discards the rest.
+    request.stream = io.BytesIO()
+    if flask_answers:
+        raise RequestEntityTooLarge()  # Flask's own 413 (an app's errorhandler applies)
+    return endpoint.declared_too_large(declared) or rejection_for(PayloadTooLargeError(limit))
 
 
 def _answer(rejection: Rejection) -> Response:
