@@ -23,6 +23,7 @@ import io
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast, overload
+from urllib.parse import quote
 
 from qstash_receiver.integration import missing_extra
 
@@ -53,6 +54,8 @@ __all__ = [
     "verify_qstash",
     "QStash",
     "current_message",
+    "request_url",
+    "request_target",
     "MESSAGE_ATTRIBUTE",
     "VerifiedMessage",
     "QStashError",
@@ -66,6 +69,8 @@ R = TypeVar("R")
 #: The ``flask.g`` attribute holding the :class:`VerifiedMessage` of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"
 _EXTENSION = "qstash"
+# Characters of a path kept as they are when it is rebuilt (RFC 3986 pchar, plus "/" and "%").
+_PATH_SAFE = "/!$&'()*+,;=:@%"
 
 
 def current_message() -> VerifiedMessage:
@@ -78,6 +83,43 @@ def current_message() -> VerifiedMessage:
     if not isinstance(message, VerifiedMessage):
         raise LookupError("no verified QStash message: the request did not pass verify_qstash")
     return message
+
+
+def request_target(request: Request) -> str:
+    """The path and query string ``request`` was sent to, percent-encoding kept.
+
+    The target as the client sent it (``RAW_URI`` / ``REQUEST_URI``, set by gunicorn, uWSGI,
+    mod_wsgi and werkzeug), behind the app's root path: ``SCRIPT_NAME``, or under
+    ``ProxyFix(x_prefix=...)`` the ``X-Forwarded-Prefix`` the proxy stripped. Without a raw
+    target it is rebuilt from the decoded path (``%2F`` and the like then come back decoded).
+    """
+    environ = request.environ
+    root = request.root_path.rstrip("/")
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    original = environ.get("werkzeug.proxy_fix.orig")
+    served = original.get("SCRIPT_NAME") if isinstance(original, dict) else request.root_path
+    served = (served or "").rstrip("/")  # the root the server itself saw, part of RAW_URI
+    if isinstance(raw, str) and raw.startswith(served + "/"):
+        return quote(root, safe=_PATH_SAFE) + raw[len(served) :]
+    target = quote(root + request.path, safe=_PATH_SAFE)
+    query = request.query_string.decode("latin-1")
+    return f"{target}?{query}" if query else target
+
+
+def request_url(request: Request) -> str:
+    """The URL ``request`` was made to, for ``verify_qstash(url=request_url)``.
+
+    Scheme and host as werkzeug sees them: behind a proxy, wrap the app in
+    ``werkzeug.middleware.proxy_fix.ProxyFix`` with the proxy's ``X-Forwarded-Proto`` /
+    ``-Host`` / ``-Port`` / ``-Prefix`` enabled, as for anything else that builds URLs; a
+    default port is left out, and Flask's ``TRUSTED_HOSTS`` applies. Then
+    :func:`request_target`.
+
+    Raises:
+        werkzeug.exceptions.SecurityError: the host is not in ``TRUSTED_HOSTS`` (Flask
+            answers 400).
+    """
+    return f"{request.scheme}://{request.host}{request_target(request)}"
 
 
 #: How much of a body of unknown length (chunked) is read at a time.
