@@ -15,20 +15,34 @@ from django.http import HttpRequest
 
 from qstash_receiver.integration import Options
 
-__all__ = ["UrlChecks", "record", "request_url", "url_checks"]
+__all__ = ["RequestUrl", "UrlChecks", "record", "request_url", "url_checks"]
 
 
-def request_url(request: HttpRequest) -> str:
-    """The URL ``request`` was made to, for ``verify_qstash(url=request_url)``.
+class RequestUrl:
+    """The URL a request was made to, for ``verify_qstash(url=request_url)``.
 
     ``request.build_absolute_uri()``: scheme, host and port as Django's proxy settings define
-    them, then the path (percent-encoded the way Django encodes it) and the query string.
+    them, then the path (percent-encoded the way Django encodes it) and the query string. An
+    object rather than a function, so that it can also be a class attribute of a view
+    (``qstash_url = request_url``) without becoming a method.
 
     Raises:
         django.core.exceptions.DisallowedHost: the host is not in ``ALLOWED_HOSTS``; Django
             answers that with 400, as ``CommonMiddleware`` does before any view.
     """
-    return request.build_absolute_uri()
+
+    __slots__ = ()
+
+    def __call__(self, request: HttpRequest) -> str:
+        """The absolute URL of ``request``."""
+        return request.build_absolute_uri()
+
+    def __repr__(self) -> str:
+        return "request_url"
+
+
+#: The one :class:`RequestUrl`: ``@verify_qstash(url=request_url)``.
+request_url = RequestUrl()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ SDKs). Behind a proxy, the URL is what Django's own settings make of the proxy's
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.checks import Info, run_checks
-from django.http import HttpResponseBase
 from django.test import AsyncClient, Client, override_settings
 
 from qstash_receiver.adapters.django import request_url, verify_qstash
@@ -48,23 +48,29 @@ def _urlconf() -> Iterator[None]:
         yield
 
 
-def deliver(
-    kind: str, name: str, signed_url: str, headers: dict[str, str] | None = None
-) -> HttpResponseBase:
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    content: bytes
+
+
+def deliver(kind: str, name: str, signed_url: str, headers: dict[str, str] | None = None) -> Answer:
     sent = {**signed_headers(BODY, key=US_CURRENT, url=signed_url, region="US_EAST_1")}
     sent.update(headers or {})
     path = f"/hooks/{kind}/{name}/"
     if kind.startswith("async"):
 
-        async def send() -> HttpResponseBase:
+        async def send() -> Answer:
             client = AsyncClient(enforce_csrf_checks=True)
-            return await client.post(path, BODY, "application/json", headers=sent)
+            response = await client.post(path, BODY, "application/json", headers=sent)
+            return Answer(response.status_code, response.content)
 
         return async_to_sync(send)()
-    return Client(enforce_csrf_checks=True).post(path, BODY, "application/json", headers=sent)
+    response = Client(enforce_csrf_checks=True).post(path, BODY, "application/json", headers=sent)
+    return Answer(response.status_code, response.content)
 
 
-def refused(response: HttpResponseBase) -> bool:
+def refused(response: Answer) -> bool:
     return (response.status_code, response.content) == (401, b"401 Unauthorized: url_mismatch")
 
 
