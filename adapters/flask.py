@@ -19,9 +19,11 @@ Cloud Functions (functions-framework) runs HTTP functions as Flask views, so
 from __future__ import annotations
 
 import functools
+import io
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast, overload
+from urllib.parse import quote
 
 from qstash_receiver.integration import missing_extra
 
@@ -33,6 +35,7 @@ except ModuleNotFoundError as error:
 
 from qstash_receiver import (
     ConfigError,
+    PayloadTooLargeError,
     QStashError,
     Receiver,
     SignatureError,
@@ -40,7 +43,14 @@ from qstash_receiver import (
     load_config,
 )
 from qstash_receiver.config import overlay_settings
-from qstash_receiver.integration import Endpoint, Headers, Options, Rejection, guarded
+from qstash_receiver.integration import (
+    Endpoint,
+    Headers,
+    Options,
+    Rejection,
+    guarded,
+    rejection_for,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -51,6 +61,8 @@ __all__ = [
     "verify_qstash",
     "QStash",
     "current_message",
+    "request_url",
+    "request_target",
     "MESSAGE_ATTRIBUTE",
     "VerifiedMessage",
     "QStashError",
@@ -64,6 +76,8 @@ R = TypeVar("R")
 #: The ``flask.g`` attribute holding the :class:`VerifiedMessage` of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"
 _EXTENSION = "qstash"
+# Characters of a path kept as they are when it is rebuilt (RFC 3986 pchar, plus "/" and "%").
+_PATH_SAFE = "/!$&'()*+,;=:@%"
 
 
 def current_message() -> VerifiedMessage:
@@ -78,30 +92,91 @@ def current_message() -> VerifiedMessage:
     return message
 
 
-def _read_body(request: Request, endpoint: Endpoint) -> bytes | Rejection:
-    limit = endpoint.max_body_bytes
-    declared = request.content_length
-    if declared is not None and declared <= limit:
-        # Werkzeug reads exactly the declared length, and refuses it with Flask's own 413
-        # when MAX_CONTENT_LENGTH is smaller: nothing to cap.
-        return request.get_data(cache=True)  # cached: get_json()/get_data() in the view
-    app_limit = request.max_content_length  # Flask's MAX_CONTENT_LENGTH
-    if app_limit is None or app_limit > limit:
-        early = endpoint.declared_too_large(declared)
-        if early is not None:
-            return early
-        app_limit = None  # max_body_bytes is the stricter limit
-    cap = limit if app_limit is None else app_limit
-    # Werkzeug stops a body of unknown length (chunked) at max_content_length without an
-    # error, so one byte more is read: a longer body then shows as too large, not truncated.
-    original, request.max_content_length = request.max_content_length, cap + 1
+def request_target(request: Request) -> str:
+    """The path and query string ``request`` was sent to, percent-encoding kept.
+
+    The target as the client sent it (``RAW_URI`` / ``REQUEST_URI``, set by gunicorn, uWSGI,
+    mod_wsgi and werkzeug), behind the app's root path: ``SCRIPT_NAME``, or under
+    ``ProxyFix(x_prefix=...)`` the ``X-Forwarded-Prefix`` the proxy stripped. Without a raw
+    target it is rebuilt from the decoded path (``%2F`` and the like then come back decoded).
+    """
+    environ = request.environ
+    root = request.root_path.rstrip("/")
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    original = environ.get("werkzeug.proxy_fix.orig")
+    served = original.get("SCRIPT_NAME") if isinstance(original, dict) else request.root_path
+    served = (served or "").rstrip("/")  # the root the server itself saw, part of RAW_URI
+    if isinstance(raw, str) and raw.startswith(served + "/"):
+        return quote(root, safe=_PATH_SAFE) + raw[len(served) :]
+    target = quote(root + request.path, safe=_PATH_SAFE)
+    query = request.query_string.decode("latin-1")
+    return f"{target}?{query}" if query else target
+
+
+def request_url(request: Request) -> str:
+    """The URL ``request`` was made to, for ``verify_qstash(url=request_url)``.
+
+    Scheme and host as werkzeug sees them: behind a proxy, wrap the app in
+    ``werkzeug.middleware.proxy_fix.ProxyFix`` with the proxy's ``X-Forwarded-Proto`` /
+    ``-Host`` / ``-Port`` / ``-Prefix`` enabled, as for anything else that builds URLs; a
+    default port is left out, and Flask's ``TRUSTED_HOSTS`` applies. Then
+    :func:`request_target`.
+
+    Raises:
+        werkzeug.exceptions.SecurityError: the host is not in ``TRUSTED_HOSTS`` (Flask
+            answers 400).
+    """
+    return f"{request.scheme}://{request.host}{request_target(request)}"
+
+
+#: How much of a body of unknown length (chunked) is read at a time.
+_CHUNK = 64 * 1024
+
+
+def _read_at_most(request: Request, cap: int) -> bytes | None:
+    # In chunks, so that a body longer than ``cap`` costs at most ``cap + _CHUNK`` bytes
+    # of memory before it is refused (one get_data() of ``cap + 1`` bytes peaks at twice).
+    original = request.max_content_length
+    request.max_content_length = cap + 1  # werkzeug's own limit on a stream it creates now
+    chunks: list[bytes] = []
+    total = 0
     try:
-        body = request.get_data(cache=True)
+        stream = request.stream
+        while total <= cap:
+            chunk = stream.read(min(_CHUNK, cap + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
     finally:
         request.max_content_length = original
-    if app_limit is not None and len(body) > app_limit:
-        raise RequestEntityTooLarge()  # the stricter app limit answers Flask's own 413
-    return body  # over max_body_bytes: the core answers 413
+    if total > cap:
+        return None
+    # get_data() caches it, so request.get_json()/get_data() work in the view; a body
+    # that something read before this view is already cached, and get_data() returns it.
+    request.stream = io.BytesIO(b"".join(chunks))
+    return request.get_data(cache=True)
+
+
+def _read_body(request: Request, endpoint: Endpoint) -> bytes | Rejection:
+    limit = endpoint.max_body_bytes
+    app_limit = request.max_content_length  # Flask's MAX_CONTENT_LENGTH (or per request)
+    flask_answers = app_limit is not None and app_limit <= limit  # the stricter limit answers
+    cap = limit if app_limit is None else min(limit, app_limit)
+    declared = request.content_length  # None when chunked
+    if declared is not None and declared <= cap:
+        # Werkzeug reads exactly the declared length: nothing to cap. Cached, so
+        # request.get_json()/get_data() work in the view.
+        return request.get_data(cache=True)
+    body = None if declared is not None else _read_at_most(request, cap)
+    if body is not None:
+        return body  # over max_body_bytes only if something read it before: the core's 413
+    # Too large. Whatever reads the body after this view (functions-framework's own
+    # after_request hook reads it whole) finds it consumed; the server discards the rest.
+    request.stream = io.BytesIO()
+    if flask_answers:
+        raise RequestEntityTooLarge()  # Flask's own 413 (an app's errorhandler applies)
+    return endpoint.declared_too_large(declared) or rejection_for(PayloadTooLargeError(limit))
 
 
 def _answer(rejection: Rejection) -> Response:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import quote
 
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
 from qstash_receiver import names as N
@@ -30,12 +29,13 @@ try:
 except ModuleNotFoundError as error:
     raise missing_extra(error, "gcf") from None
 
-from .flask import MESSAGE_ATTRIBUTE, current_message, verify_qstash
+from .flask import MESSAGE_ATTRIBUTE, current_message, request_target, verify_qstash
 
 __all__ = [
     "verify_qstash",
     "PublicUrl",
     "public_url",
+    "request_url",
     "current_message",
     "MESSAGE_ATTRIBUTE",
     "VerifiedMessage",
@@ -87,7 +87,7 @@ class PublicUrl:
         scheme = _first(headers.get("X-Forwarded-Proto")) or request.scheme
         forwarded = _first(headers.get("X-Forwarded-Host")) if self._trust_forwarded_host else None
         host = forwarded or request.host
-        target = _request_target(request)
+        target = request_target(request)
         if host.lower().endswith(FUNCTION_NAME_HOST_SUFFIX):
             environ = os.environ if self._environ is None else self._environ
             name = self._function_name or environ.get(N.K_SERVICE) or environ.get(N.FUNCTION_NAME)
@@ -97,16 +97,7 @@ class PublicUrl:
         return f"{scheme}://{host}{target}"
 
 
-def _request_target(request: Request) -> str:
-    # The path and query as the client sent them (gunicorn and werkzeug keep it as RAW_URI);
-    # PATH_INFO is already percent-decoded, so rebuilding from it may differ from the URL.
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if isinstance(raw, str) and raw.startswith("/"):
-        return raw
-    target = quote(request.root_path + request.path, safe="/!$&'()*+,;=:@%")
-    query = request.query_string.decode("latin-1")
-    return f"{target}?{query}" if query else target
-
-
 #: :class:`PublicUrl` with its defaults: ``@verify_qstash(url=public_url)``.
 public_url = PublicUrl()
+#: The same, under the name the other adapters use for their automatic URL check.
+request_url = public_url

@@ -10,6 +10,7 @@ from typing import Any
 from qstash_receiver import names as E
 from qstash_receiver.config import QStashConfig, SigningKeys, load_config
 from qstash_receiver.errors import ConfigError
+from qstash_receiver.urlcheck import doctor_line
 
 from ._common import add_env_options, masked, read_env
 
@@ -143,6 +144,7 @@ def report(config: QStashConfig, env: Mapping[str, str]) -> int:
     _line("from", _outgoing_origin(config))
     _region_keys(config, env)
     _deliveries(config)
+    _line(*doctor_line())
     warnings = _warnings(config)
     print(f"Warnings ({len(warnings)})")
     for text in warnings:

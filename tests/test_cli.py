@@ -447,3 +447,12 @@ def test_doctor_says_an_invalid_qstash_region_is_invalid(
     assert "QSTASH_REGION                  'mars-1' is invalid" in out
     assert out.count("set (ignored: QSTASH_REGION is invalid)") == 2
     assert "no QSTASH_REGION" not in out
+
+
+def test_doctor_says_the_signed_url_check_is_off_by_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "signed URL (sub) check" in out
+    assert "off unless the endpoint passes url=" in out

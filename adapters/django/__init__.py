@@ -26,12 +26,14 @@ except ModuleNotFoundError as error:
 
 from .decorators import verify_qstash
 from .mixins import QStashVerifiedMixin
+from .urlcheck import request_url
 from .verification import MESSAGE_ATTRIBUTE, get_message
 
 __all__ = [
     "verify_qstash",
     "QStashVerifiedMixin",
     "get_message",
+    "request_url",
     "MESSAGE_ATTRIBUTE",
     "VerifiedMessage",
     "QStashError",

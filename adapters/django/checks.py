@@ -6,18 +6,36 @@ warnings); this module only gives them Django check ids.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning
+from django.core.checks import CheckMessage, Error, Info, Warning
+from django.urls import get_resolver
 
 from qstash_receiver import ConfigError, load_config
+from qstash_receiver.urlcheck import URL_CHECK_DOC, url_check_off
 
 from .settings import qstash_environ
+from .urlcheck import UrlChecks, url_checks
 
-__all__ = ["WARNING_IDS", "check_qstash_config"]
+__all__ = [
+    "URL_CHECK_OFF_ID",
+    "WARNING_IDS",
+    "check_qstash_config",
+    "check_url_checks",
+    "url_check_messages",
+]
+
+#: Info: QStash views that do not check the signed URL (the default, as in the TS SDK).
+URL_CHECK_OFF_ID = "qstash_receiver.I001"
+_URL_HINT = (
+    "Pass url=request_url (from qstash_receiver.adapters.django) or a fixed url='https://...' "
+    "(qstash_url on QStashVerifiedMixin); to keep the default, add "
+    f"{URL_CHECK_OFF_ID!r} to SILENCED_SYSTEM_CHECKS. See {URL_CHECK_DOC}."
+)
 
 _KEYS_HINT = (
     "Set QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY (or QSTASH_REGION with the "
@@ -70,3 +88,25 @@ def check_qstash_config(
             )
         )
     return messages
+
+
+def check_url_checks(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Info ``qstash_receiver.I001`` when QStash views do not check the signed URL.
+
+    Views are counted as they are decorated (or ``as_view()`` is called), so the URLconf is
+    imported first, as Django's own URL checks do.
+    """
+    # A broken URLconf is reported by Django's own URL check; this one then counts less.
+    with contextlib.suppress(Exception):
+        get_resolver().url_patterns  # noqa: B018 (imports the URLconf, and so the views)
+    return url_check_messages(url_checks())
+
+
+def url_check_messages(counts: UrlChecks) -> list[CheckMessage]:
+    """What :func:`check_url_checks` says about ``counts``."""
+    if not counts.unchecked:
+        return []
+    text = url_check_off(counts.unchecked, counts.checked + counts.unchecked)
+    return [Info(text, hint=_URL_HINT, id=URL_CHECK_OFF_ID)]

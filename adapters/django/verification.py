@@ -10,6 +10,7 @@ from qstash_receiver import MalformedBodyError, PayloadTooLargeError, VerifiedMe
 from qstash_receiver.integration import Endpoint, Headers, Options, Rejection, rejection_for
 
 from .settings import default_receiver
+from .urlcheck import record
 
 __all__ = ["MESSAGE_ATTRIBUTE", "endpoint", "get_message", "verify_request"]
 
@@ -31,6 +32,7 @@ def get_message(request: HttpRequest) -> VerifiedMessage:
 
 def endpoint(options: Options) -> Endpoint:
     """The endpoint of a Django view: its options, the settings' receiver by default."""
+    record(options)  # for the system check that says which views skip the URL check
     return Endpoint(options, default_receiver)
 
 

@@ -1,0 +1,69 @@
+"""The signed URL check for Django views: ``url=request_url``, and which views have it.
+
+``request_url`` is Django's own idea of the URL a request was made to, so Django's proxy
+settings decide it: ``SECURE_PROXY_SSL_HEADER`` (scheme), ``USE_X_FORWARDED_HOST`` and
+``USE_X_FORWARDED_PORT`` (host), ``ALLOWED_HOSTS`` (which hosts are accepted at all) and
+``FORCE_SCRIPT_NAME`` (a path prefix). See docs/url-check.md for the trade-off.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+
+from qstash_receiver.integration import Options
+
+__all__ = ["RequestUrl", "UrlChecks", "record", "request_url", "url_checks"]
+
+
+class RequestUrl:
+    """The URL a request was made to, for ``verify_qstash(url=request_url)``.
+
+    ``request.build_absolute_uri()``: scheme, host and port as Django's proxy settings define
+    them, then the path (percent-encoded the way Django encodes it) and the query string. An
+    object rather than a function, so that it can also be a class attribute of a view
+    (``qstash_url = request_url``) without becoming a method.
+
+    Raises:
+        django.core.exceptions.DisallowedHost: the host is not in ``ALLOWED_HOSTS``; Django
+            answers that with 400, as ``CommonMiddleware`` does before any view.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, request: HttpRequest) -> str:
+        """The absolute URL of ``request``."""
+        return request.build_absolute_uri()
+
+    def __repr__(self) -> str:
+        return "request_url"
+
+
+#: The one :class:`RequestUrl`: ``@verify_qstash(url=request_url)``.
+request_url = RequestUrl()
+
+
+@dataclass(frozen=True)
+class UrlChecks:
+    """How many QStash views were built with a URL check, and how many without one."""
+
+    checked: int = 0
+    unchecked: int = 0
+
+
+_lock = threading.Lock()
+_counts = {True: 0, False: 0}
+
+
+def record(options: Options) -> None:
+    """Count a view's options (called once per decorated view or ``as_view()``)."""
+    with _lock:
+        _counts[options.url is not None] += 1
+
+
+def url_checks() -> UrlChecks:
+    """The views counted so far (the system check imports the URLconf first)."""
+    with _lock:
+        return UrlChecks(checked=_counts[True], unchecked=_counts[False])
