@@ -74,7 +74,7 @@ template-lint: install
 
 # The documentation site (MkDocs, Material, mkdocstrings), offline; warnings are errors.
 docs: install
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 test: lint typecheck template-lint docs pytest
 
