@@ -85,8 +85,10 @@ def verify_qstash(
     ``US_EAST_1_`` prefixed forms, ``QSTASH_DEV``.
 
     Raises:
-        Nothing of its own per request: every verification or configuration failure becomes
-        a response. The view's own exceptions propagate.
+        ValueError: when decorating, for options that would weaken verification (a negative
+            or NaN ``clock_tolerance``, a ``max_body_bytes`` that is not an int >= 0). Per
+            request nothing of its own: every verification or configuration failure becomes
+            a response, and the view's own exceptions propagate.
     """
     check_options(clock_tolerance, max_body_bytes)
     options: dict[str, Any] = {
