@@ -107,7 +107,8 @@ def _tests_session(version: str) -> None:
     @nox.session(name=f"tests-{version}", python=INTERPRETERS[version] or False)
     def tests(session: nox.Session) -> None:
         _interpreter(session, version)
-        _install(session, "all", groups=("test", "docs"))  # the whole suite builds the docs too
+        # The whole suite: it also builds the docs and the distributions.
+        _install(session, "all", groups=("test", "docs", "release"))
         _pytest(session)
 
 
