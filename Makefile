@@ -4,16 +4,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 NODE_DIR := tests/interop
 SOURCES := $(shell find core adapters cli -name '*.py' -o -name 'py.typed' 2>/dev/null)
+# pip >= 25.1 installs PEP 735 dependency groups (`--group`).
+PIP_FLOOR := pip>=25.1
+# What `make demo` installs: the package with the extras its samples use, plus the `demo` group.
+DEMO_EXTRAS := lambda,gcf,flask,django,cli
+# Reproducible builds: every timestamp in the wheel and the sdist is the last commit's.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
-.PHONY: all install node lint typecheck template-lint pytest test demo bench clean
+.PHONY: all install demo-install node lint typecheck template-lint docs pytest test matrix \
+	demo bench dist gcf-source clean
 
 all: test
 
-# Third-party dependencies: reinstalled only when pyproject.toml changes.
+# Third-party dependencies: reinstalled only when pyproject.toml changes. The package with every
+# extra, and the `dev` dependency group (test, lint, typecheck, template, docs, release, matrix).
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --config-settings editable_mode=strict -e '.[dev]'
+	$(BIN)/python -m pip install -q --upgrade '$(PIP_FLOOR)'
+	$(BIN)/python -m pip install -q --config-settings editable_mode=strict -e '.[all]' --group dev
 	touch $@
 
 # A strict editable install lays out a real qstash_receiver package tree (for mypy); it
@@ -23,6 +31,22 @@ $(VENV)/.linked: $(VENV)/.deps $(SOURCES)
 	touch $@
 
 install: $(VENV)/.linked
+
+# Only what the demo runs (not the development toolchain); nothing if `make install` already
+# installed everything.
+$(VENV)/.demo-deps: pyproject.toml
+	@if [ -f $(VENV)/.deps ] && [ $(VENV)/.deps -nt pyproject.toml ]; then \
+		echo "make demo: $(VENV) already holds the development environment, which has all the demo needs"; \
+	else \
+		echo "make demo: creating $(VENV) with qstash-receiver[$(DEMO_EXTRAS)] and gunicorn (once; about a minute)"; \
+		$(PYTHON) -m venv $(VENV) && \
+		$(BIN)/python -m pip install -q --upgrade '$(PIP_FLOOR)' && \
+		$(BIN)/python -m pip install --progress-bar off -e '.[$(DEMO_EXTRAS)]' --group demo || exit 1; \
+		echo "make demo: installed"; \
+	fi
+	@touch $@
+
+demo-install: $(VENV)/.demo-deps
 
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -38,7 +62,7 @@ typecheck: install
 	$(BIN)/mypy -p qstash_receiver
 	# The tests use the demo's subprocess helpers (samples/demo/qstash_demo/services.py); the
 	# Django tests get their own run, as their conftest.py and tests/conftest.py share a name.
-	MYPYPATH=samples/demo $(BIN)/mypy tests bench --exclude tests/django_adapter/
+	MYPYPATH=samples/demo $(BIN)/mypy tests bench tools noxfile.py --exclude tests/django_adapter/
 	MYPYPATH=samples/demo:tests $(BIN)/mypy tests/django_adapter
 	# One run per sample: each is its own deployable root with its own module names.
 	for sample in samples/*/; do $(BIN)/mypy "$$sample" || exit 1; done
@@ -51,14 +75,46 @@ template-lint: install
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml
 
-test: lint typecheck template-lint pytest
+# The documentation site (MkDocs, Material, mkdocstrings), offline; warnings are errors.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+test: lint typecheck template-lint docs pytest
+
+# The version matrix (noxfile.py): each Python, and each framework at its floor and newest.
+matrix: install node
+	$(BIN)/nox --no-color --report .nox/report.json
 
 # The demo lives beside the samples, outside the wheel.
-demo: install
+demo: demo-install
 	$(BIN)/python samples/demo/run_demo.py
 
 bench: install
 	$(BIN)/python bench/verify_bench.py
 
+# Wheel and sdist into dist/, built in isolation from the committed sources (a clean checkout
+# gives the same bytes every time), then checked as an index would (`twine check --strict`).
+$(VENV)/.release: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade '$(PIP_FLOOR)'
+	$(BIN)/python -m pip install -q --group release
+	touch $@
+
+dist: $(VENV)/.release
+	rm -rf dist
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(BIN)/python -m build --outdir dist .
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(BIN)/python tools/normalize_sdist.py dist/*.tar.gz
+	$(BIN)/twine check --strict dist/*
+	@cd dist && sha256sum *
+
+# A Cloud Functions source folder that installs the package from its own copy of the wheel
+# (deploy it with `gcloud functions deploy ... --source=build/gcf`).
+gcf-source: dist
+	rm -rf build/gcf && mkdir -p build/gcf
+	cp samples/gcf/main.py dist/*.whl build/gcf/
+	sed 's|^--find-links ../../dist$$|--find-links .|' samples/gcf/requirements.txt > build/gcf/requirements.txt
+	@echo "build/gcf: main.py, requirements.txt and the wheel; deploy with --source=build/gcf"
+
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(NODE_DIR)/node_modules build dist site .nox *.egg-info .mypy_cache \
+		.pytest_cache .ruff_cache

@@ -231,14 +231,14 @@ def verify_qstash(
     Other requests get ``text/plain`` 401 (not verified), 413 (body over ``max_body_bytes``;
     a smaller ``MAX_CONTENT_LENGTH`` answers Flask's own 413) or 500 (no usable keys).
 
-    Args:
-        url: the signed destination URL must equal it; a callable gets the
+    Keyword Args:
+        url (UrlOption): the signed destination URL must equal it; a callable gets the
             ``flask.Request`` and returns the URL (e.g. ``qstash_receiver.adapters.gcf.
             public_url``).
-        clock_tolerance: seconds of clock skew accepted.
-        max_body_bytes: larger bodies (declared or streamed) are refused with 413.
-        receiver: default: the Flask ``QStash`` extension's when the app has one, else one
-            ``Receiver()`` per view, reading the environment (``QSTASH_REGION``, the
+        clock_tolerance (float): seconds of clock skew accepted.
+        max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
+        receiver (Receiver | None): default: the Flask ``QStash`` extension's when the app has one,
+            else one ``Receiver()`` per view, reading the environment (``QSTASH_REGION``, the
             ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY`` pairs, ``QSTASH_DEV``; see
             :func:`qstash_receiver.load_config`) on the first request.
 

@@ -278,7 +278,15 @@ def test_json_deeper_than_the_recursion_limit_is_malformed(nested: str) -> None:
     header = b64(b'{"alg":"HS256"}')
     signing_input = f"{header}.{b64(nested.encode())}"
     mac = b64(hmac.digest(CURRENT.encode(), signing_input.encode(), "sha256"))
-    assert outcome(f"{signing_input}.{mac}") == "malformed_signature"
+    try:
+        json.loads(nested)
+    except RecursionError:
+        assert outcome(f"{signing_input}.{mac}") == "malformed_signature"
+    else:
+        # Python >= 3.12 bounds json's C recursion by its own limit, not sys.getrecursionlimit(),
+        # and parses this depth (3.13 also the arrays); deeper does not fit MAX_TOKEN_LENGTH.
+        # The token is then refused for what it holds: never a crash, never verified.
+        assert outcome(f"{signing_input}.{mac}") in {"malformed_signature", "invalid_claims"}
 
 
 @BOUNDED

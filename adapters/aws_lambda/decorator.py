@@ -66,12 +66,14 @@ def verify_qstash(
 
     Args:
         handler: the Lambda handler (bare use).
-        url: when given, the signed destination URL must equal it (a callable gets the
+
+    Keyword Args:
+        url (UrlOption): when given, the signed destination URL must equal it (a callable gets the
             event).
-        clock_tolerance: seconds of clock skew accepted.
-        max_body_bytes: larger bodies are refused (413).
-        receiver: the :class:`Receiver` to use; default: :func:`receiver_from_env` on the
-            first request.
+        clock_tolerance (float): seconds of clock skew accepted.
+        max_body_bytes (int): larger bodies are refused (413).
+        receiver (Receiver | None): the :class:`Receiver` to use; default: :func:`receiver_from_env`
+            on the first request.
 
     Environment variables read (default receiver): ``QSTASH_SIGNING_KEYS_SECRET``,
     ``QSTASH_SIGNING_KEYS_PARAMETER``, and those of ``load_config`` (``QSTASH_REGION``,

@@ -41,13 +41,13 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     (also ``app.context["qstash_message"]``). Other requests get a Powertools ``Response``:
     401, 413 or 500, as ``text/plain``, in the resolver's response shape.
 
-    Args:
-        url: when given, the signed destination URL must equal it (a callable gets the
+    Keyword Args:
+        url (UrlOption): when given, the signed destination URL must equal it (a callable gets the
             event).
-        clock_tolerance: seconds of clock skew accepted.
-        max_body_bytes: larger bodies are refused (413).
-        receiver: the :class:`Receiver` to use; default: ``receiver_from_env()`` on the
-            first request (environment variables as for ``verify_qstash``).
+        clock_tolerance (float): seconds of clock skew accepted.
+        max_body_bytes (int): larger bodies are refused (413).
+        receiver (Receiver | None): the :class:`Receiver` to use; default: ``receiver_from_env()``
+            on the first request (environment variables as for ``verify_qstash``).
 
     Raises:
         ValueError, TypeError: invalid options.

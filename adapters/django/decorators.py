@@ -47,12 +47,14 @@ def verify_qstash(view: V | None = None, /, **options: Unpack[OptionArgs]) -> V 
 
     Args:
         view: the view function (bare use).
-        url: when given, the signed destination URL must equal it (a callable gets the
+
+    Keyword Args:
+        url (UrlOption): when given, the signed destination URL must equal it (a callable gets the
             ``HttpRequest``).
-        clock_tolerance: seconds of clock skew accepted.
-        max_body_bytes: larger bodies are refused before they are read.
-        receiver: the :class:`Receiver` to use; default: one built from Django settings
-            with environment fallback (see ``qstash_receiver.adapters.django.settings``),
+        clock_tolerance (float): seconds of clock skew accepted.
+        max_body_bytes (int): larger bodies are refused before they are read.
+        receiver (Receiver | None): the :class:`Receiver` to use; default: one built from Django
+            settings with environment fallback (see ``qstash_receiver.adapters.django.settings``),
             resolved on the first request.
 
     Settings / environment variables read (default receiver): ``QSTASH_REGION``,
@@ -60,9 +62,11 @@ def verify_qstash(view: V | None = None, /, **options: Unpack[OptionArgs]) -> V 
     ``US_EAST_1_`` prefixed forms, ``QSTASH_DEV``.
 
     Raises:
-        ValueError, TypeError: invalid options (when decorating). Nothing of its own per
-            request: every verification or configuration failure becomes a response. The
-            view's own exceptions propagate.
+        ValueError: when decorating, for options that would weaken verification (a
+            ``clock_tolerance`` out of range, a ``max_body_bytes`` that is not an int >= 0).
+            Per request nothing of its own: every verification or configuration failure
+            becomes a response, and the view's own exceptions propagate.
+        TypeError: when decorating, for a ``url`` or ``receiver`` of the wrong type.
     """
     checked = endpoint(Options(**options))
     if view is not None:

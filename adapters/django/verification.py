@@ -42,7 +42,12 @@ def _answer(rejection: Rejection) -> HttpResponse:
 
 def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | None:
     """Verify ``request``: ``None`` (message attached to it) or the rejection's response."""
-    early = endpoint.declared_too_large(request.META.get("CONTENT_LENGTH"))
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared and not (isinstance(declared, str) and declared.isascii() and declared.isdigit()):
+        # runserver passes a malformed length on; Django 5 then fails on request.body, but
+        # Django 6 reads it as 0 and the check would say body_mismatch: refuse it here.
+        return _answer(rejection_for(MalformedBodyError()))
+    early = endpoint.declared_too_large(declared)
     if early is not None:
         return _answer(early)
     try:
