@@ -5,19 +5,25 @@ A snippet is the ```python block after a ``<!-- snippet: NAME -->`` line.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import functions_framework
 import pytest
+from flask import Flask
 
 from qstash_receiver import Receiver, load_config
+from qstash_receiver.adapters.aws_lambda.testing import event_with, signed_event
 from qstash_receiver.testing import DEMO_KEYS, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY, NEXT_KEY = DEMO_KEYS["US_EAST_1"]
 BODY = b'{"order_id": 42}'
+JSON = "application/json"
 
 
 def snippet(path: Path, name: str) -> str:
@@ -59,12 +65,73 @@ def test_the_quickstart_is_the_same_in_the_readme_and_the_docs() -> None:
     )
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/switching.md"])
-def test_switching_snippet_answers_a_tampered_body_with_401(page: str) -> None:
-    code = snippet(ROOT / page, "switching").replace('"sig_..."', "KEY", 1)
+def test_switching_snippet_answers_a_tampered_body_with_401() -> None:
+    code = snippet(ROOT / "docs/switching.md", "switching").replace('"sig_..."', "KEY", 1)
     code = code.replace('"sig_..."', "NEXT_KEY", 1)
     namespace = load(f"KEY, NEXT_KEY = {KEY!r}, {NEXT_KEY!r}\n{code}")
     handle: Callable[[str, bytes], int] = namespace["handle"]
     signature = signed_headers(BODY, key=KEY, url="https://example.com/api")["Upstash-Signature"]
     assert handle(signature, BODY) == 200
     assert handle(signature, BODY + b" ") == 401  # caught: qstash_receiver.SignatureError
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/switching.md"])
+def test_compat_snippet_answers_a_tampered_body_with_401_through_the_sdks_except(
+    page: str,
+) -> None:
+    code = snippet(ROOT / page, "switching-compat")
+    assert "from qstash.errors import SignatureError" in code  # the SDK's class is caught
+    code = code.replace('"sig_..."', "KEY", 1).replace('"sig_..."', "NEXT_KEY", 1)
+    namespace = load(f"KEY, NEXT_KEY = {KEY!r}, {NEXT_KEY!r}\n{code}")
+    handle: Callable[[str, bytes], int] = namespace["handle"]
+    signature = signed_headers(BODY, key=KEY, url="https://example.com/api")["Upstash-Signature"]
+    assert handle(signature, BODY) == 200
+    assert handle(signature, BODY + b" ") == 401
+    forged = signed_headers(BODY, key=DEMO_KEYS["EU_CENTRAL_1"][0], url="https://example.com/api")
+    assert handle(forged["Upstash-Signature"], BODY) == 401
+
+
+# The README's platform quickstarts, each on its platform's own request path. Their decorators
+# use the default receiver, which reads the process environment (on the first request).
+@pytest.fixture
+def keys_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if "QSTASH" in name:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("QSTASH_CURRENT_SIGNING_KEY", KEY)
+    monkeypatch.setenv("QSTASH_NEXT_SIGNING_KEY", NEXT_KEY)
+
+
+@pytest.mark.usefixtures("keys_in_environment")
+def test_readme_lambda_quickstart_answers_in_the_events_shape() -> None:
+    handler = load(snippet(ROOT / "README.md", "lambda-quickstart"))["handler"]
+    template = json.loads((ROOT / "tests/fixtures/lambda/http_api.json").read_text())
+    answer = handler(signed_event(template, BODY, key=KEY), None)
+    assert (answer["statusCode"], json.loads(answer["body"])) == (200, {"ok": True})
+    genuine = signed_event(template, BODY, key=KEY)
+    tampered = event_with(template, body=b'{"order_id": 43}', headers=genuine["headers"])
+    refused = handler(tampered, None)
+    assert (refused["statusCode"], refused["body"]) == (401, "401 Unauthorized: body_mismatch")
+
+
+@pytest.mark.usefixtures("keys_in_environment")
+def test_readme_flask_quickstart_reads_the_verified_json() -> None:
+    app = load(snippet(ROOT / "README.md", "flask-quickstart"))["app"]
+    headers = signed_headers(BODY, key=KEY, message_id="msg_1")
+    client = app.test_client()
+    response = client.post("/api/qstash", data=BODY, headers=headers, content_type=JSON)
+    assert (response.status_code, response.json) == (200, {"ok": True, "order": 42, "id": "msg_1"})
+    tampered = client.post("/api/qstash", data=b"{}", headers=headers, content_type=JSON)
+    assert (tampered.status_code, tampered.text) == (401, "401 Unauthorized: body_mismatch")
+
+
+@pytest.mark.usefixtures("keys_in_environment")
+def test_readme_gcf_quickstart_under_functions_frameworks_own_app(tmp_path: Path) -> None:
+    source = tmp_path / "main.py"
+    source.write_text(snippet(ROOT / "README.md", "gcf-quickstart") + "\n")
+    app: Flask = functions_framework.create_app("qstash_handler", str(source))  # type: ignore[no-untyped-call]
+    client = app.test_client()
+    headers = signed_headers(BODY, key=KEY, message_id="msg_1")
+    response = client.post("/", data=BODY, headers=headers, content_type=JSON)
+    assert (response.status_code, response.json) == (200, {"ok": True, "message_id": "msg_1"})
+    assert client.post("/", data=BODY, content_type=JSON).status_code == 401
