@@ -11,10 +11,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from wsgiref.util import request_uri
 
 import functions_framework
 import pytest
 from flask import Flask
+from werkzeug.test import Client
 
 from qstash_receiver import Receiver, load_config
 from qstash_receiver.adapters.aws_lambda.testing import event_with, signed_event
@@ -135,3 +137,28 @@ def test_readme_gcf_quickstart_under_functions_frameworks_own_app(tmp_path: Path
     response = client.post("/", data=BODY, headers=headers, content_type=JSON)
     assert (response.status_code, response.json) == (200, {"ok": True, "message_id": "msg_1"})
     assert client.post("/", data=BODY, content_type=JSON).status_code == 401
+
+
+def test_the_adapter_sketch_verifies_refuses_and_limits() -> None:
+    verify_wsgi = load(snippet(ROOT / "docs/reference/integration.md", "wsgi-adapter"))[
+        "verify_wsgi"
+    ]
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        message = environ["qstash.message"]
+        return [f"{message.message_id} {environ['wsgi.input'].read() == message.body}".encode()]
+
+    receiver = Receiver(KEY, NEXT_KEY)
+    client = Client(verify_wsgi(app, receiver=receiver, url=request_uri))  # given the environ
+    headers = signed_headers(BODY, key=KEY, url="http://localhost/hook", message_id="msg_1")
+    answer = client.post("/hook", data=BODY, headers=headers)
+    assert (answer.status_code, answer.text) == (200, "msg_1 True")
+    tampered = client.post("/hook", data=BODY + b" ", headers=headers)
+    assert (tampered.status_code, tampered.text) == (401, "401 Unauthorized: body_mismatch")
+    sibling = client.post("/other", data=BODY, headers=headers)
+    assert (sibling.status_code, sibling.text) == (401, "401 Unauthorized: url_mismatch")
+    small = Client(verify_wsgi(app, receiver=receiver, max_body_bytes=4))
+    assert small.post("/hook", data=BODY, headers=headers).status_code == 413
+    with pytest.raises(ValueError, match="clock_tolerance"):
+        verify_wsgi(app, clock_tolerance=float("inf"))
