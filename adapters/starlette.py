@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, ParamSpec, cast, overload
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, ParamSpec, cast, overload
 
 from qstash_receiver.integration import missing_extra
 
@@ -43,6 +43,7 @@ __all__ += ["VerifiedMessage", "QStashError", "SignatureError", "ConfigError"]
 
 P = ParamSpec("P")
 View = Callable[P, Awaitable[Response]] | Callable[P, Response]
+Wrapped = Callable[P, Coroutine[Any, Any, Response]]
 
 
 class QStashMiddleware:
@@ -107,7 +108,7 @@ class QStashMiddleware:
         return None
 
 
-def _decorate(view: View[P], endpoint: Endpoint) -> Callable[P, Awaitable[Response]]:
+def _decorate(view: View[P], endpoint: Endpoint) -> Wrapped[P]:
     if inspect.iscoroutinefunction(view):
         call = cast(Callable[P, Awaitable[Response]], view)
     else:  # as Starlette runs sync endpoints: in its thread pool
@@ -124,14 +125,14 @@ def _decorate(view: View[P], endpoint: Endpoint) -> Callable[P, Awaitable[Respon
 
 
 @overload
-def verify_qstash(view: View[P], /) -> Callable[P, Awaitable[Response]]: ...
+def verify_qstash(view: View[P], /) -> Wrapped[P]: ...
 @overload
 def verify_qstash(
     **options: Unpack[OptionArgs],
-) -> Callable[[View[P]], Callable[P, Awaitable[Response]]]: ...
+) -> Callable[[View[P]], Wrapped[P]]: ...
 def verify_qstash(
     view: View[P] | None = None, /, **options: Unpack[OptionArgs]
-) -> Callable[P, Awaitable[Response]] | Callable[[View[P]], Callable[P, Awaitable[Response]]]:
+) -> Wrapped[P] | Callable[[View[P]], Wrapped[P]]:
     """Verify QStash deliveries before a Starlette endpoint, sync or async, runs.
 
     Bare or with the options of :class:`QStashMiddleware`, whose answers it gives; the
