@@ -7,7 +7,6 @@ goes through; :func:`verify_body` reads the body under the limit and verifies it
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import aclosing
 from typing import TypeVar
 from urllib.parse import quote, unquote
 
@@ -15,7 +14,7 @@ from qstash_receiver import Receiver, VerifiedMessage
 from qstash_receiver.integration import Endpoint, LazyReceiver, Rejection, missing_extra
 
 try:
-    from starlette.requests import HTTPConnection, Request
+    from starlette.requests import ClientDisconnect, HTTPConnection, Request
     from starlette.responses import Response
 except ModuleNotFoundError as error:
     raise missing_extra(error, "starlette") from None
@@ -72,21 +71,28 @@ def answer(rejection: Rejection) -> Response:
 async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage | Rejection:
     """Read the body, at most one chunk past the limit, and verify it; once verified, the
     message is in the scope and the body in Starlette's cache (``request.body()``)."""
-    early = endpoint.declared_too_large(request.headers.get("content-length"))
+    # Text pairs, the core's cheapest header input; ASGI names are lower-case latin-1 bytes.
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+    length = next((value for name, value in headers if name == "content-length"), None)
+    early = endpoint.declared_too_large(length)
     if early is not None:
         return early
-    parts: list[bytes] = []
-    size = 0
-    async with aclosing(request.stream()) as stream:
-        async for chunk in stream:
-            parts.append(chunk)
-            size += len(chunk)
-            if size > endpoint.max_body_bytes:
-                break  # read no further: the core answers 413 for what was read
-    result = endpoint.check(request.scope["headers"], b"".join(parts), request)
+    body: bytes | None = getattr(request, "_body", None)  # read already (body parameters)
+    if body is None:
+        parts: list[bytes] = []
+        size, more, receive = 0, True, request.receive
+        while more and size <= endpoint.max_body_bytes:  # past the limit: the core says 413
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
+            more = message.get("more_body", False)
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+    result = endpoint.check(headers, body, request)
     if isinstance(result, VerifiedMessage):
         request.scope[MESSAGE_SCOPE_KEY] = result
-        request._body = result.body  # as Request.body() caches it
+        request._body = body  # as Request.body() caches it: the route reads it again
     return result
 
 

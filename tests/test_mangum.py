@@ -3,9 +3,11 @@ with (tests/fixtures/lambda): API Gateway REST, HTTP API v2 and a Function URL. 
 put into copies of the fixtures by ``qstash_receiver.adapters.aws_lambda.testing``."""
 
 # No "from __future__ import annotations": the route below depends on a local verifier.
+import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,6 +78,17 @@ def lambda_app(kind: str, url: UrlOption) -> Mangum:
     for method in ("GET", "POST"):
         app.add_api_route("/qstash", hook, methods=[method], name=f"hook_{method.lower()}")
     return Mangum(app, lifespan="off")
+
+
+@pytest.fixture(autouse=True)
+def event_loop_of_the_process() -> Iterator[None]:
+    """The loop Mangum runs the app on, closed after the test (on Lambda the process keeps
+    it; left to the garbage collector it would warn, unclosed, in a later test)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture(params=sorted(SHAPES))
