@@ -18,6 +18,7 @@ from mangum import Mangum
 
 from qstash_receiver import VerifiedMessage
 from qstash_receiver.adapters.aws_lambda.testing import event_with, signed_event
+from qstash_receiver.adapters.aws_lambda.urls import request_url as aws_request_url
 from qstash_receiver.adapters.fastapi import QStashVerifier, install
 from qstash_receiver.adapters.starlette import QStashMiddleware, get_message, request_url
 from qstash_receiver.integration import UrlOption
@@ -29,10 +30,11 @@ SHAPES = {
     "http_api": "http_api.json",
     "function_url": "function_url.json",
 }
-#: The URL QStash was given for each deployment (REST: the stage is part of it).
+#: The URL QStash was given for each event (REST: the stage is part of it).
 PUBLIC = {
-    "rest": "https://1234567890.execute-api.us-east-1.amazonaws.com/Prod/qstash",
-    "http_api": "https://example.com/api/qstash",
+    "rest": "https://1234567890.execute-api.us-east-1.amazonaws.com/Prod/qstash?foo=bar",
+    "http_api": "https://id.execute-api.us-east-1.amazonaws.com/qstash"
+    "?parameter1=value1&parameter1=value2&parameter2=value",
     "function_url": "https://a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6.lambda-url.us-east-1.on.aws/qstash",
 }
 EU_CURRENT, _ = DEMO_KEYS["EU_CENTRAL_1"]
@@ -197,9 +199,17 @@ def test_function_url_with_request_url(kind: str) -> None:
     assert_refused(invoke(handler, elsewhere), 401, "url_mismatch")
 
 
-def test_rest_api_path_has_no_stage_so_pin_the_url(kind: str) -> None:
-    # Mangum passes the resource path (/qstash) without the stage (/Prod): rebuilt from the
-    # request, the URL misses it, which is why the REST deployment pins url= instead.
-    event = delivery("rest")
-    assert_refused(invoke(lambda_app(kind, request_url), event), 401, "url_mismatch")
-    assert_verified(invoke(lambda_app(kind, PUBLIC["rest"]), event), JSON_BODY, "US_EAST_1")
+def lambda_url(request: Request) -> str:
+    """The URL of the Lambda event under the request, as the Lambda adapter rebuilds it."""
+    return aws_request_url(request.scope["aws.event"])
+
+
+def test_under_mangum_the_lambda_event_gives_the_url(shape: str, kind: str) -> None:
+    event = delivery(shape)
+    if shape == "rest":  # deployed REST events carry it; sam's generated one does not
+        event["requestContext"]["domainName"] = "1234567890.execute-api.us-east-1.amazonaws.com"
+    assert_verified(invoke(lambda_app(kind, lambda_url), event), JSON_BODY, "US_EAST_1")
+    if shape == "rest":
+        # Mangum passes the resource path (/qstash) without the stage (/Prod): rebuilt from the
+        # ASGI request alone, the URL misses it.
+        assert_refused(invoke(lambda_app(kind, request_url), event), 401, "url_mismatch")
