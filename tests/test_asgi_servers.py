@@ -211,7 +211,7 @@ BASE_ENV = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1"}
 def test_sample_in_migration_mode_from_the_environment(tmp_path: Path) -> None:
     log_path = tmp_path / "sample.log"
     with sample({**BASE_ENV, **DEMO_ENV}, log_path) as base, httpx.Client(timeout=30) as client:
-        genuine = []
+        genuine, signatures = [], []
         # The sample keeps the default limit (10 MiB): "oversize" (1 MiB) is within it.
         # /tasks/{name} is a JSON POST route: no GET or binary deliveries there.
         for path, skip in (
@@ -224,6 +224,7 @@ def test_sample_in_migration_mode_from_the_environment(tmp_path: Path) -> None:
                 response = client.request(
                     case.method, base + path, content=case.body, headers=case.headers
                 )
+                signatures += [v for k, v in case.headers if k == "Upstash-Signature"]
                 # The sample checks no URL (the default), so a delivery signed for another
                 # URL of this app is accepted.
                 if case.status == 200 or case.reason == "url_mismatch":
@@ -250,6 +251,8 @@ def test_sample_in_migration_mode_from_the_environment(tmp_path: Path) -> None:
     for current, nxt in DEMO_KEYS.values():
         assert current not in log
         assert nxt not in log
+    assert "body_mismatch" in log  # rejections are logged, without their signatures
+    assert not [s for s in signatures if s.split(".")[2] in log]
 
 
 def test_sample_without_keys_answers_500(tmp_path: Path) -> None:
