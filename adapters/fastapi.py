@@ -79,10 +79,12 @@ class QStashVerifier:
     Without body parameters the limit holds while the body streams; with them FastAPI reads
     the body before any dependency runs (bound that read with ``max_body_size=``).
 
-    Args:
-        url, clock_tolerance, max_body_bytes, receiver: the options of every adapter
-            (:class:`qstash_receiver.integration.Options`); a callable ``url`` gets the
-            ``Request`` (e.g. :func:`request_url`). The default receiver reads the environment
+    Keyword Args:
+        url (UrlOption): the signed destination URL must equal it; a callable gets the
+            ``Request`` (e.g. :func:`request_url`). Default: no URL check.
+        clock_tolerance (float): seconds of clock skew accepted.
+        max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
+        receiver (Receiver | None): default: one reading the environment on the first request
             (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
 
     Raises:

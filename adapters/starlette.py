@@ -55,11 +55,16 @@ class QStashMiddleware:
     usable keys) and the app is not called.
 
     Args:
+        app: the ASGI app to protect.
         paths: route paths (below ``root_path``), each covering the paths below it too
             (``"/qstash"`` covers ``/qstash/jobs``); other requests pass through unverified.
-        url, clock_tolerance, max_body_bytes, receiver: the options of every adapter
-            (:class:`qstash_receiver.integration.Options`); a callable ``url`` gets the
-            ``Request`` (e.g. :func:`request_url`). The default receiver reads the environment
+
+    Keyword Args:
+        url (UrlOption): the signed destination URL must equal it; a callable gets the
+            ``Request`` (e.g. :func:`request_url`). Default: no URL check.
+        clock_tolerance (float): seconds of clock skew accepted.
+        max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
+        receiver (Receiver | None): default: one reading the environment on the first request
             (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
 
     Raises:
