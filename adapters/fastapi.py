@@ -30,7 +30,7 @@ except ModuleNotFoundError as error:
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
 from qstash_receiver.integration import Endpoint, Options, Rejection
 
-from .asgi import answer, default_receiver, get_message, request_url, verify_body
+from ._asgi import answer, default_receiver, get_message, request_url, verify_body
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

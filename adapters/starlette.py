@@ -31,7 +31,7 @@ except ModuleNotFoundError as error:
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
 from qstash_receiver.integration import Endpoint, Options
 
-from .asgi import MESSAGE_SCOPE_KEY, default_receiver, deliver, get_message, request_url
+from ._asgi import MESSAGE_SCOPE_KEY, default_receiver, deliver, get_message, request_url
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
