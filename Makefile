@@ -7,7 +7,7 @@ SOURCES := $(shell find core adapters cli -name '*.py' -o -name 'py.typed' 2>/de
 # pip >= 25.1 installs PEP 735 dependency groups (`--group`).
 PIP_FLOOR := pip>=25.1
 # What `make demo` installs: the package with the extras its samples use, plus the `demo` group.
-DEMO_EXTRAS := lambda,gcf,flask,django,cli
+DEMO_EXTRAS := lambda,gcf,flask,django,fastapi,cli
 # Reproducible builds: every timestamp in the wheel and the sdist is the last commit's.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
@@ -38,7 +38,7 @@ $(VENV)/.demo-deps: pyproject.toml
 	@if [ -f $(VENV)/.deps ] && [ $(VENV)/.deps -nt pyproject.toml ]; then \
 		echo "make demo: $(VENV) already holds the development environment, which has all the demo needs"; \
 	else \
-		echo "make demo: creating $(VENV) with qstash-receiver[$(DEMO_EXTRAS)] and gunicorn (once; about a minute)"; \
+		echo "make demo: creating $(VENV) with qstash-receiver[$(DEMO_EXTRAS)] plus gunicorn and uvicorn (once; about a minute)"; \
 		$(PYTHON) -m venv $(VENV) && \
 		$(BIN)/python -m pip install -q --upgrade '$(PIP_FLOOR)' && \
 		$(BIN)/python -m pip install --progress-bar off -e '.[$(DEMO_EXTRAS)]' --group demo || exit 1; \

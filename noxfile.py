@@ -41,6 +41,17 @@ FRAMEWORKS = {
         "gcf", "functions-framework", ("tests/test_gcf_*.py", "tests/test_flask_gcf_servers.py")
     ),
     "powertools": Framework("lambda", "aws-lambda-powertools", ("tests/test_aws_lambda*.py",)),
+    # Starlette comes with FastAPI (at the version FastAPI's floor allows); the Mangum tests
+    # need the lambda extra too and run in the tests-* sessions.
+    "fastapi": Framework(
+        "fastapi",
+        "fastapi",
+        (
+            "tests/test_fastapi_adapter.py",
+            "tests/test_starlette_adapter.py",
+            "tests/test_asgi_servers.py",
+        ),
+    ),
 }
 
 ROOT = Path(__file__).parent

@@ -38,12 +38,12 @@ PUBLIC_MODULES = (
     "qstash_receiver.adapters.flask",
     "qstash_receiver.adapters.django",
     "qstash_receiver.adapters.django.asgi",
-)
-# They arrive with the ASGI and at-least-once work; each must get its reference entry (a
-# `::: module` line where the reference pages' comments say) as soon as it exists.
-COMING_MODULES = (
     "qstash_receiver.adapters.fastapi",
     "qstash_receiver.adapters.starlette",
+)
+# They arrive with the at-least-once work; each must get its reference entry (a `::: module`
+# line where the reference page's comment says) as soon as it exists.
+COMING_MODULES = (
     "qstash_receiver.dedupe",
     "qstash_receiver.callbacks",
 )

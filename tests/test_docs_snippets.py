@@ -15,6 +15,7 @@ from wsgiref.util import request_uri
 
 import functions_framework
 import pytest
+from fastapi.testclient import TestClient
 from flask import Flask
 from werkzeug.test import Client
 
@@ -162,3 +163,20 @@ def test_the_adapter_sketch_verifies_refuses_and_limits() -> None:
     assert small.post("/hook", data=BODY, headers=headers).status_code == 413
     with pytest.raises(ValueError, match="clock_tolerance"):
         verify_wsgi(app, clock_tolerance=float("inf"))
+
+
+@pytest.mark.usefixtures("keys_in_environment")
+def test_readme_fastapi_quickstart_through_the_dependency_and_the_middleware() -> None:
+    app = load(snippet(ROOT / "README.md", "fastapi-quickstart"))["app"]
+    headers = signed_headers(BODY, key=KEY, message_id="msg_1")
+    with TestClient(app) as client:
+        routed = client.post("/api/qstash", content=BODY, headers=headers)
+        assert (routed.status_code, routed.json()) == (
+            200,
+            {"ok": True, "order": 42, "id": "msg_1"},
+        )
+        task = client.post("/tasks/bill", content=BODY, headers=headers)
+        assert task.json() == {"task": "bill", "order": 42, "id": "msg_1"}
+        for path in ("/api/qstash", "/tasks/bill"):
+            tampered = client.post(path, content=b'{"order_id": 43}', headers=headers)
+            assert (tampered.status_code, tampered.text) == (401, "401 Unauthorized: body_mismatch")

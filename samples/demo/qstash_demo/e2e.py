@@ -66,6 +66,13 @@ PLATFORMS: tuple[Platform, ...] = (
                       "qstash_sample.wsgi:application"],
     ),
     Platform(
+        "fastapi", "fastapi", "uvicorn app:app", "samples/fastapi_app/app.py",
+        ("/qstash", "/tasks/bill"),  # the dependency; the Starlette middleware
+        lambda port: [sys.executable, "-m", "uvicorn", "app:app", "--app-dir",
+                      "samples/fastapi_app", "--host", "127.0.0.1", "--port", str(port),
+                      "--no-access-log"],
+    ),
+    Platform(
         "lambda", "lambda", "handler.handler behind the HTTP API v2 bridge",
         "samples/aws_lambda/handler.py", ("/qstash",),
         lambda port: [sys.executable, "-m", "qstash_receiver.cli.lambda_bridge", "--port",

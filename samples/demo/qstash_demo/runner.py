@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--in-process-only", action="store_true", help="run part 1 only")
     parser.add_argument(
-        "--platforms", help="comma-separated subset of flask,gcf,django,lambda (default: all)"
+        "--platforms",
+        help="comma-separated subset of flask,gcf,django,fastapi,lambda (default: all)",
     )
     args = parser.parse_args(argv)
     # The library's warnings would repeat what the report already shows.

@@ -1,0 +1,106 @@
+"""What the Starlette and FastAPI adapters share: the one request flow, on Starlette's types.
+
+:func:`deliver` (verify, then run the handler, else answer) is the single place a request
+goes through; :func:`verify_body` reads the body under the limit and verifies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import quote, unquote
+
+from qstash_receiver import Receiver, VerifiedMessage
+from qstash_receiver.integration import Endpoint, LazyReceiver, Rejection, missing_extra
+
+try:
+    from starlette.requests import ClientDisconnect, HTTPConnection, Request
+    from starlette.responses import Response
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "starlette") from None
+
+__all__ = [
+    "MESSAGE_SCOPE_KEY",
+    "answer",
+    "default_receiver",
+    "deliver",
+    "get_message",
+    "request_url",
+    "verify_body",
+]
+
+R = TypeVar("R")
+
+#: The ASGI scope key holding the :class:`VerifiedMessage` of a verified request.
+MESSAGE_SCOPE_KEY = "qstash_receiver.message"
+#: The receiver used without ``receiver=``: it reads the environment on the first request.
+default_receiver = LazyReceiver(Receiver)
+
+
+def get_message(request: HTTPConnection) -> VerifiedMessage:
+    """The message verified for ``request`` (by the middleware, decorator or dependency).
+
+    Raises:
+        LookupError: the request was not verified.
+    """
+    message = request.scope.get(MESSAGE_SCOPE_KEY)
+    if not isinstance(message, VerifiedMessage):
+        raise LookupError("no verified QStash message: the request was not verified")
+    return message
+
+
+def request_url(request: HTTPConnection) -> str:
+    """The URL the client addressed (for ``url=request_url``): scheme and host as
+    ``request.url`` has them (``Host``; uvicorn's ``--proxy-headers`` set the scheme), the path
+    as sent (``raw_path``, ``root_path`` included) and the query."""
+    scope = request.scope
+    raw = scope.get("raw_path")
+    target = raw.decode("latin-1") if isinstance(raw, bytes) else ""
+    if not target.startswith("/") or unquote(target) != scope["path"]:  # none (Mangum)
+        target = quote(scope["path"], safe="/!$&'()*+,;=:@%")
+    query = scope.get("query_string", b"").decode("latin-1")
+    url = request.url
+    return f"{url.scheme}://{url.netloc}{target}{'?' if query else ''}{query}"
+
+
+def answer(rejection: Rejection) -> Response:
+    """The ``text/plain`` response every adapter gives for ``rejection``."""
+    return Response(rejection.text, status_code=rejection.status, headers=rejection.headers)
+
+
+async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage | Rejection:
+    """Read the body, at most one chunk past the limit, and verify it; once verified, the
+    message is in the scope and the body in Starlette's cache (``request.body()``)."""
+    # Text pairs, the core's cheapest header input; ASGI names are lower-case latin-1 bytes.
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+    length = next((value for name, value in headers if name == "content-length"), None)
+    early = endpoint.declared_too_large(length)
+    if early is not None:
+        return early
+    body: bytes | None = getattr(request, "_body", None)  # read already (body parameters)
+    if body is None:
+        parts: list[bytes] = []
+        size, more, receive = 0, True, request.receive
+        while more and size <= endpoint.max_body_bytes:  # past the limit: the core says 413
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
+            more = message.get("more_body", False)
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+    result = endpoint.check(headers, body, request)
+    if isinstance(result, VerifiedMessage):
+        request.scope[MESSAGE_SCOPE_KEY] = result
+        request._body = body  # as Request.body() caches it: the route reads it again
+    return result
+
+
+async def deliver(
+    endpoint: Endpoint, request: Request, handler: Callable[[VerifiedMessage], Awaitable[R]]
+) -> R | Response:
+    """The one request flow of the ASGI adapters: verify, then run ``handler``, else answer."""
+    result = await verify_body(request, endpoint)
+    if isinstance(result, Rejection):
+        return answer(result)
+    return await handler(result)

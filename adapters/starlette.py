@@ -1,0 +1,153 @@
+"""Starlette adapter: a pure ASGI middleware, and a decorator for single endpoints.
+
+::
+
+    app = Starlette(routes=routes, middleware=[Middleware(QStashMiddleware, paths=["/qstash"])])
+
+    async def hook(request: Request) -> Response:
+        message = get_message(request)        # the verified delivery
+        order = await request.json()          # the same raw bytes, still readable
+
+FastAPI apps take the message as a dependency: :mod:`qstash_receiver.adapters.fastapi`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, ParamSpec, cast, overload
+
+from qstash_receiver.integration import missing_extra
+
+try:
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "starlette") from None
+
+from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
+from qstash_receiver.integration import Endpoint, Options
+
+from ._asgi import MESSAGE_SCOPE_KEY, default_receiver, deliver, get_message, request_url
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from qstash_receiver.integration import OptionArgs
+
+__all__ = ["QStashMiddleware", "verify_qstash", "get_message", "request_url", "MESSAGE_SCOPE_KEY"]
+__all__ += ["VerifiedMessage", "QStashError", "SignatureError", "ConfigError"]
+
+P = ParamSpec("P")
+View = Callable[P, Awaitable[Response]] | Callable[P, Response]
+Wrapped = Callable[P, Coroutine[Any, Any, Response]]
+
+
+class QStashMiddleware:
+    """Pure ASGI middleware verifying HTTP requests to ``paths`` (default: every request).
+
+    The body is read once, the limit enforced while it streams (a declared length over it is
+    refused unread), and replayed to the app: routes still ``await request.body()``, and
+    :func:`get_message` gives the message. Rejections get ``text/plain`` 401, 413 or 500 (no
+    usable keys) and the app is not called.
+
+    Args:
+        app: the ASGI app to protect.
+        paths: route paths (below ``root_path``), each covering the paths below it too
+            (``"/qstash"`` covers ``/qstash/jobs``); other requests pass through unverified.
+
+    Keyword Args:
+        url (UrlOption): the signed destination URL must equal it; a callable gets the
+            ``Request`` (e.g. :func:`request_url`). Default: no URL check.
+        clock_tolerance (float): seconds of clock skew accepted.
+        max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
+        receiver (Receiver | None): default: one reading the environment on the first request
+            (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
+
+    Raises:
+        ValueError, TypeError: invalid options or paths.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, paths: Iterable[str] | None = None, **options: Unpack[OptionArgs]
+    ) -> None:
+        listed = None if paths is None or isinstance(paths, str) else tuple(paths)
+        if paths is not None and not (
+            listed and all(isinstance(p, str) and p.startswith("/") for p in listed)
+        ):
+            raise ValueError("paths must be a list of paths, each starting with '/'")
+        self.app = app
+        self.paths = None if listed is None else tuple(p.rstrip("/") for p in listed)
+        self._endpoint = Endpoint(Options(**options), default_receiver)
+
+    def _covers(self, scope: Scope) -> bool:
+        path, root = scope["path"], scope.get("root_path", "")
+        path = path[len(root) :] if root and path.startswith(root) else path
+        return self.paths is None or any(p == path or path.startswith(p + "/") for p in self.paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._covers(scope):
+            return await self.app(scope, receive, send)
+
+        async def run(message: VerifiedMessage) -> None:
+            replayed = False
+
+            async def replay() -> Message:  # the body once, then the server's messages
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": message.body, "more_body": False}
+
+            await self.app(scope, replay, send)
+
+        try:
+            response = await deliver(self._endpoint, Request(scope, receive), run)
+        except ClientDisconnect:
+            return None  # the client left: nobody to answer
+        if response is not None:
+            await response(scope, receive, send)
+        return None
+
+
+def _decorate(view: View[P], endpoint: Endpoint) -> Wrapped[P]:
+    if inspect.iscoroutinefunction(view):
+        call = cast(Callable[P, Awaitable[Response]], view)
+    else:  # as Starlette runs sync endpoints: in its thread pool
+        call = functools.partial(run_in_threadpool, cast(Callable[P, Response], view))
+
+    @functools.wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        request = args[-1] if args else None  # endpoint(request), HTTPEndpoint (self, request)
+        if not isinstance(request, Request):
+            raise TypeError("verify_qstash decorates Starlette endpoints taking the request")
+        return await deliver(endpoint, request, lambda _: call(*args, **kwargs))
+
+    return wrapper
+
+
+@overload
+def verify_qstash(view: View[P], /) -> Wrapped[P]: ...
+@overload
+def verify_qstash(
+    **options: Unpack[OptionArgs],
+) -> Callable[[View[P]], Wrapped[P]]: ...
+def verify_qstash(
+    view: View[P] | None = None, /, **options: Unpack[OptionArgs]
+) -> Wrapped[P] | Callable[[View[P]], Wrapped[P]]:
+    """Verify QStash deliveries before a Starlette endpoint, sync or async, runs.
+
+    Bare or with the options of :class:`QStashMiddleware`, whose answers it gives; the
+    endpoint sees :func:`get_message` and the body through ``await request.body()``. The
+    wrapper is async (a sync endpoint runs in Starlette's thread pool).
+
+    Raises:
+        ValueError, TypeError: invalid options (when decorating).
+    """
+    endpoint = Endpoint(Options(**options), default_receiver)
+    if view is not None:
+        return _decorate(view, endpoint)
+    return functools.partial(_decorate, endpoint=endpoint)
