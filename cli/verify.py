@@ -12,7 +12,7 @@ from qstash_receiver.errors import ConfigError, InvalidSignatureError, Signature
 from qstash_receiver.headers import Headers
 from qstash_receiver.message import VerifiedMessage
 from qstash_receiver.request import check_request
-from qstash_receiver.verify import Receiver, check_tolerance
+from qstash_receiver.verify import MAX_CLOCK_TOLERANCE, Receiver, check_tolerance
 
 from ._common import CliError, add_body_options, add_env_options, read_body, read_env, region_arg
 
@@ -97,7 +97,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_tolerance(args.tolerance)
     except ValueError as error:
-        raise CliError("--tolerance must be a number of seconds >= 0 (not NaN)") from error
+        raise CliError(
+            f"--tolerance must be a number of seconds from 0 to {MAX_CLOCK_TOLERANCE} (one day), "
+            "not NaN or infinite"
+        ) from error
     headers = _headers(args)
     receiver = _receiver(args)
     body = read_body(args.file, args.data)

@@ -1,7 +1,7 @@
 """Configuration resolver: a pure function of an environment mapping.
 
-The precedence rules here follow @upstash/qstash >= 2.9 (see README "Resolution order"); the
-one intended difference is that dev mode is refused on a cloud runtime.
+The precedence rules here follow @upstash/qstash >= 2.9 (docs/configuration.md); the
+differences are listed in docs/differences.md (published keys are refused on a cloud runtime).
 """
 
 from __future__ import annotations
