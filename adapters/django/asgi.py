@@ -70,9 +70,10 @@ def limit_body(
     """Wrap an ASGI application so that HTTP bodies over ``max_body_bytes`` get 413 early.
 
     A request whose ``Content-Length`` exceeds the limit is answered 413 ``body_too_large``
-    (``text/plain``) without calling ``application``. A chunked body is passed through chunk by chunk and counted; at the first byte past the limit the client
-    gets the same 413 and ``application`` receives ``http.disconnect`` (Django then stops
-    quietly), so the rest is never received into memory or onto disk.
+    (``text/plain``) without calling ``application``. A chunked body is passed through chunk by
+    chunk and counted; at the first byte past the limit the client gets the same 413 and
+    ``application`` receives ``http.disconnect`` (Django then stops quietly), so the rest is
+    never received into memory or onto disk.
 
     Args:
         application: the ASGI application, e.g. ``django.core.asgi.get_asgi_application()``.
