@@ -17,9 +17,11 @@ from ._version import __version__
 from .config import QStashConfig, load_config
 from .errors import (
     BodyMismatchError,
+    CallbackError,
     ConfigError,
     DuplicateSignatureError,
     ExpiredError,
+    InProgressError,
     InvalidClaimsError,
     InvalidIssuerError,
     InvalidSignatureError,
@@ -32,6 +34,7 @@ from .errors import (
     QStashError,
     RetryLater,
     SignatureError,
+    StoreUnavailableError,
     UnsupportedAlgorithmError,
     UrlMismatchError,
 )
@@ -66,4 +69,8 @@ __all__ = [
     "BodyMismatchError",
     "MalformedBodyError",
     "UrlMismatchError",
+    # duplicate-delivery guard and callbacks
+    "InProgressError",
+    "StoreUnavailableError",
+    "CallbackError",
 ]

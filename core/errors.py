@@ -15,9 +15,11 @@ from .names import NON_RETRYABLE_HEADER, RETRY_AFTER_HEADER
 
 __all__ = [
     "BodyMismatchError",
+    "CallbackError",
     "ConfigError",
     "DuplicateSignatureError",
     "ExpiredError",
+    "InProgressError",
     "InvalidClaimsError",
     "InvalidIssuerError",
     "InvalidSignatureError",
@@ -30,6 +32,7 @@ __all__ = [
     "QStashError",
     "RetryLater",
     "SignatureError",
+    "StoreUnavailableError",
     "UnsupportedAlgorithmError",
     "UrlMismatchError",
 ]
@@ -254,3 +257,56 @@ class RetryLater(QStashError):
     def response_headers(self) -> tuple[tuple[str, str], ...]:
         """``Retry-After`` in whole seconds."""
         return ((RETRY_AFTER_HEADER, str(self.delay)),)
+
+
+def _retry_after(seconds: float) -> int:
+    # Whole seconds, at least 1 (0 would ask for an immediate retry that finds the same state)
+    # and at most QStash's one-day cap (a longer value is ignored in favour of its backoff).
+    if not math.isfinite(seconds):
+        return RetryLater.MAX_DELAY
+    return max(1, min(math.ceil(seconds), RetryLater.MAX_DELAY))
+
+
+class InProgressError(QStashError):
+    """Another copy of this message is being handled right now (duplicate-delivery guard).
+
+    Answered 409 with ``Retry-After`` set to when the other copy's claim expires, so QStash
+    retries once that copy has finished (a duplicate then) or its worker is known to be gone.
+
+    Args:
+        retry_after: seconds until the other copy's claim expires.
+    """
+
+    status_code = 409
+    reason = "in_progress"
+
+    def __init__(self, retry_after: float) -> None:
+        #: Whole seconds sent in ``Retry-After`` (1 to one day).
+        self.delay = _retry_after(retry_after)
+        super().__init__(f"another copy of the message is in progress (retry in {self.delay} s)")
+
+    @property
+    def response_headers(self) -> tuple[tuple[str, str], ...]:
+        """``Retry-After`` in whole seconds."""
+        return ((RETRY_AFTER_HEADER, str(self.delay)),)
+
+
+class StoreUnavailableError(QStashError):
+    """The duplicate-delivery guard's store could not be reached (answered 503, retryable).
+
+    The handler does not run: running it unguarded could run it twice, and answering 2xx
+    would lose the message. QStash retries with its backoff.
+    """
+
+    status_code = 503
+    reason = "dedupe_unavailable"
+
+
+class CallbackError(NonRetryableError):
+    """A body that is not a QStash callback or failure-callback payload.
+
+    A :class:`NonRetryableError`: a handler that lets it propagate answers 489, so QStash
+    does not retry a body that will never parse. ``str(error)`` names the field at fault.
+    """
+
+    reason = "not_a_callback"
