@@ -11,8 +11,8 @@ DEMO_EXTRAS := lambda,gcf,flask,django,fastapi,cli
 # Reproducible builds: every timestamp in the wheel and the sdist is the last commit's.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
-.PHONY: all install demo-install node lint typecheck template-lint docs pytest test matrix \
-	demo bench dist gcf-source clean
+.PHONY: all install demo-install node redis lint typecheck template-lint docs pytest test \
+	matrix demo bench dist gcf-source clean
 
 all: test
 
@@ -54,6 +54,15 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 
 node: $(NODE_DIR)/node_modules/.installed
 
+# A real Redis server for the duplicate-guard tests (they start their own on free loopback
+# ports): Debian's package when none is on PATH. Installing it starts no service here
+# (policy-rc.d); REDIS_SERVER=/path/to/redis-server points the tests at another binary.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+redis:
+	@command -v redis-server >/dev/null 2>&1 || [ -n "$$REDIS_SERVER" ] || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -67,7 +76,7 @@ typecheck: install
 	# One run per sample: each is its own deployable root with its own module names.
 	for sample in samples/*/; do $(BIN)/mypy "$$sample" || exit 1; done
 
-pytest: install node
+pytest: install node redis
 	$(BIN)/pytest -q
 
 # The SAM template; both linters run offline and need no AWS credentials or region.
