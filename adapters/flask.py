@@ -12,6 +12,10 @@
 
     qstash.protect(jobs_blueprint)        # every view of the blueprint, no decorator needed
 
+    @app.post("/once")
+    @verify_qstash(dedupe=RedisStore(redis_client))   # each message id handled once
+    def once(): ...
+
 Cloud Functions (functions-framework) runs HTTP functions as Flask views, so
 :mod:`qstash_receiver.adapters.gcf` uses this module's decorator.
 """
@@ -35,20 +39,25 @@ except ModuleNotFoundError as error:
 
 from qstash_receiver import (
     ConfigError,
+    NonRetryableError,
     PayloadTooLargeError,
     QStashError,
     Receiver,
+    RetryLater,
     SignatureError,
     VerifiedMessage,
     load_config,
 )
 from qstash_receiver.config import overlay_settings
 from qstash_receiver.integration import (
+    Attempt,
     Endpoint,
     Headers,
     Options,
     Rejection,
+    Shape,
     guarded,
+    handler_rejection,
     rejection_for,
 )
 
@@ -68,6 +77,8 @@ __all__ = [
     "QStashError",
     "SignatureError",
     "ConfigError",
+    "NonRetryableError",
+    "RetryLater",
 ]
 
 P = ParamSpec("P")
@@ -78,6 +89,7 @@ MESSAGE_ATTRIBUTE = "qstash_message"
 _EXTENSION = "qstash"
 # Characters of a path kept as they are when it is rebuilt (RFC 3986 pchar, plus "/" and "%").
 _PATH_SAFE = "/!$&'()*+,;=:@%"
+_ATTEMPT = "_qstash_attempt"  # flask.g: the guard's attempt between protect()'s hooks
 
 
 def current_message() -> VerifiedMessage:
@@ -183,8 +195,17 @@ def _answer(rejection: Rejection) -> Response:
     return Response(rejection.text, status=rejection.status, headers=rejection.headers)
 
 
-def _guard(endpoint: Endpoint) -> Callable[..., Response | None]:
-    def guard(*_: object, **__: object) -> Response | None:
+def _make_response(result: object) -> Response:
+    # What Flask does with a view's return value, done first so that its status is known.
+    return current_app.make_response(result)  # type: ignore[arg-type]
+
+
+#: How Flask answers: any return value a view may give becomes a Response first.
+_SHAPE: Shape[Response] = Shape(_answer, lambda response: response.status_code, _make_response)
+
+
+def _guard(endpoint: Endpoint) -> Callable[..., Response | VerifiedMessage]:
+    def guard(*_: object, **__: object) -> Response | VerifiedMessage:
         current: Request = request._get_current_object()  # type: ignore[attr-defined]
         body = _read_body(current, endpoint)
         result = (
@@ -195,9 +216,45 @@ def _guard(endpoint: Endpoint) -> Callable[..., Response | None]:
         if isinstance(result, Rejection):
             return _answer(result)
         setattr(g, MESSAGE_ATTRIBUTE, result)
-        return None
+        return result
 
     return guard
+
+
+def _protect(scope: Blueprint | Flask, endpoint: Endpoint) -> None:
+    # Hooks instead of a wrapper: claim before the view, finish once its response exists
+    # (after_request also sees error handlers' answers), release if the request died.
+    check = _guard(endpoint)
+
+    def before() -> Response | None:
+        checked = check()
+        if not isinstance(checked, VerifiedMessage):
+            return checked
+        attempt = endpoint.begin(checked)
+        if isinstance(attempt, Rejection):
+            return _answer(attempt)
+        setattr(g, _ATTEMPT, attempt)
+        return None
+
+    def after(response: Response) -> Response:
+        attempt = g.pop(_ATTEMPT, None)
+        if isinstance(attempt, Attempt):
+            attempt.finish(response.status_code)
+        return response
+
+    def teardown(_: BaseException | None) -> None:
+        attempt = g.pop(_ATTEMPT, None)
+        if isinstance(attempt, Attempt):
+            attempt.release()
+
+    def refused(error: Exception) -> Response:
+        return _answer(handler_rejection(cast(NonRetryableError | RetryLater, error)))
+
+    scope.before_request(before)
+    scope.after_request(after)
+    scope.teardown_request(teardown)
+    scope.register_error_handler(NonRetryableError, refused)
+    scope.register_error_handler(RetryLater, refused)
 
 
 def _app_receiver() -> Callable[[], Receiver]:
@@ -211,7 +268,7 @@ def _app_receiver() -> Callable[[], Receiver]:
 
 
 def _decorate(view: Callable[P, R], endpoint: Endpoint) -> Callable[P, R]:
-    return guarded(view, _guard(endpoint))
+    return guarded(view, _guard(endpoint), endpoint, _SHAPE)
 
 
 @overload
@@ -229,7 +286,9 @@ def verify_qstash(
     only for verified requests, with the message in ``flask.g.qstash_message`` (typed:
     :func:`current_message`); the raw body stays cached, so ``request.get_json()`` works.
     Other requests get ``text/plain`` 401 (not verified), 413 (body over ``max_body_bytes``;
-    a smaller ``MAX_CONTENT_LENGTH`` answers Flask's own 413) or 500 (no usable keys).
+    a smaller ``MAX_CONTENT_LENGTH`` answers Flask's own 413) or 500 (no usable keys). A view
+    raising ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503
+    with ``Retry-After``.
 
     Keyword Args:
         url (UrlOption): the signed destination URL must equal it; a callable gets the
@@ -241,10 +300,16 @@ def verify_qstash(
             else one ``Receiver()`` per view, reading the environment (``QSTASH_REGION``, the
             ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY`` pairs, ``QSTASH_DEV``; see
             :func:`qstash_receiver.load_config`) on the first request.
+        dedupe (DedupeStore | None): a duplicate-delivery guard store
+            (:mod:`qstash_receiver.dedupe`): each message runs the view once; a copy of a
+            handled one is answered 200 without running it, one in progress 409 with
+            ``Retry-After``; an unreachable store 503. The view's answer counts as handled when
+            its status is 2xx.
 
     Raises:
         ValueError, TypeError: invalid options (when decorating). Nothing per request:
-            failures become responses. The view's own exceptions propagate.
+            failures become responses. The view's own exceptions propagate (after the
+            guard's claim is released).
     """
     endpoint = Endpoint(Options(**options), _app_receiver())
     if view is not None:
@@ -298,9 +363,12 @@ class QStash:
         """Verify every request of a blueprint (or app) before its views run.
 
         A ``before_request`` hook: register it before hooks that need the message. Options
-        and answers are those of :func:`verify_qstash` (default receiver: this extension's).
+        and answers are those of :func:`verify_qstash` (default receiver: this extension's);
+        with ``dedupe=``, an ``after_request`` hook completes or releases the claim by the
+        response's status, and ``NonRetryableError`` / ``RetryLater`` raised by the scope's
+        views get their answers through its error handlers.
 
         Raises:
             ValueError, TypeError: invalid options.
         """
-        scope.before_request(_guard(Endpoint(Options(**options), self.receiver)))
+        _protect(scope, Endpoint(Options(**options), self.receiver))

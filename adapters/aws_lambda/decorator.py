@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from qstash_receiver.integration import Endpoint, LazyReceiver, Options, Rejection
+from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import (
+    APIGatewayProxyEventV2,
+)
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+from qstash_receiver.integration import Endpoint, LazyReceiver, Options, Rejection, Shape
 
 from .events import check_event, to_proxy_event
 from .keys import receiver_from_env
@@ -18,7 +23,10 @@ if TYPE_CHECKING:
 
     from qstash_receiver.integration import OptionArgs
 
-__all__ = ["LambdaHandler", "VerifiedHandler", "endpoint", "verify_qstash"]
+__all__ = [
+    "LambdaHandler", "VerifiedHandler", "answer_status", "endpoint", "remaining_seconds",
+    "verify_qstash",
+]  # fmt: skip
 
 R = TypeVar("R")
 #: ``handler(event, context)`` as Lambda calls it.
@@ -32,6 +40,33 @@ def endpoint(options: Options) -> Endpoint:
     return Endpoint(options, LazyReceiver(receiver_from_env))
 
 
+def answer_status(proxy: BaseProxyEvent, answer: object) -> int | None:
+    """The HTTP status a Lambda handler's return value becomes at the event's front end.
+
+    A ``statusCode`` when the answer has one. Without it, HTTP APIs (payload 2.0) and Function
+    URLs answer 200 (they send any other value as the body); REST APIs and ALB answer 502,
+    so ``None`` (not a success).
+    """
+    if isinstance(answer, Mapping) and "statusCode" in answer:
+        code = answer["statusCode"]
+        if isinstance(code, bool) or not isinstance(code, (int, str)):
+            return None
+        try:
+            return int(code)
+        except ValueError:
+            return None
+    return 200 if isinstance(proxy, APIGatewayProxyEventV2) else None
+
+
+def remaining_seconds(context: object) -> float | None:
+    """The invocation's remaining time, the longest a claim needs to last (None if unknown)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    millis = remaining()
+    return millis / 1000 if isinstance(millis, (int, float)) and millis > 0 else None
+
+
 def _decorate(handler: LambdaHandler[R], endpoint: Endpoint) -> VerifiedHandler[R]:
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any) -> R | dict[str, Any]:
@@ -39,7 +74,14 @@ def _decorate(handler: LambdaHandler[R], endpoint: Endpoint) -> VerifiedHandler[
         result = check_event(proxy, endpoint)
         if isinstance(result, Rejection):
             return rejection_response(proxy, result)
-        return handler(QStashEvent(event, result), context)
+        shape: Shape[Any] = Shape(
+            functools.partial(rejection_response, proxy), functools.partial(answer_status, proxy)
+        )
+        call = functools.partial(handler, QStashEvent(event, result), context)
+        answer: R | dict[str, Any] = endpoint.run(
+            result, call, shape, lease=remaining_seconds(context)
+        )
+        return answer
 
     return wrapper
 
@@ -62,7 +104,8 @@ def verify_qstash(
     ``get_message(event)``. Other requests are answered in the event's own response shape:
     401 (not verified, including an undecodable base64 body), 413 (body over
     ``max_body_bytes``) or 500 (no usable signing keys, or they could not be fetched;
-    QStash retries), as ``text/plain``.
+    QStash retries), as ``text/plain``. A handler raising ``NonRetryableError`` is answered
+    489 (QStash does not retry), ``RetryLater`` 503 with ``Retry-After``.
 
     Args:
         handler: the Lambda handler (bare use).
@@ -74,6 +117,13 @@ def verify_qstash(
         max_body_bytes (int): larger bodies are refused (413).
         receiver (Receiver | None): the :class:`Receiver` to use; default: :func:`receiver_from_env`
             on the first request.
+        dedupe (DedupeStore | None): a duplicate-delivery guard store: on Lambda usually
+            :class:`~qstash_receiver.adapters.aws_lambda.idempotency.PowertoolsStore` over
+            Powertools' DynamoDB (or Redis) persistence layer. Each message runs the handler
+            once; a copy of a handled one is answered 200 without running it, one in progress
+            409 with ``Retry-After``, an unreachable store 503. A claim lasts at most the
+            invocation's remaining time. The answer counts as handled when its
+            ``statusCode`` is 2xx (HTTP APIs and Function URLs: also an answer without one).
 
     Environment variables read (default receiver): ``QSTASH_SIGNING_KEYS_SECRET``,
     ``QSTASH_SIGNING_KEYS_PARAMETER``, and those of ``load_config`` (``QSTASH_REGION``,
@@ -84,7 +134,7 @@ def verify_qstash(
         ValueError, TypeError: invalid options (when decorating).
         UnsupportedEventError: the invocation is not an HTTP event (e.g. SQS or S3): there is
             no HTTP answer to give, so the invocation fails visibly. The handler's own
-            exceptions propagate.
+            exceptions propagate (after the guard's claim is released).
     """
     checked = endpoint(Options(**options))
     if handler is None:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
-from qstash_receiver.integration import Options, Rejection
+from qstash_receiver.integration import Options, Rejection, Shape
 
-from .decorator import endpoint
+from .decorator import endpoint, remaining_seconds
 from .events import check_event
 from .message import MESSAGE_KEY, get_message
 
@@ -28,6 +28,14 @@ def _answer(rejection: Rejection) -> Response[Any]:
     return Response(status_code=rejection.status, body=rejection.text, headers=rejection.headers)
 
 
+def _status(response: object) -> int | None:
+    return response.status_code if isinstance(response, Response) else None
+
+
+#: How a Powertools route answers: a ``Response`` (what the next middleware returns).
+_SHAPE: Shape[Response[Any]] = Shape(_answer, _status)
+
+
 class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     """Verify QStash deliveries in a Powertools event handler, globally or per route.
 
@@ -39,7 +47,9 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
 
     The route runs only for verified deliveries; ``get_message(app)`` returns the message
     (also ``app.context["qstash_message"]``). Other requests get a Powertools ``Response``:
-    401, 413 or 500, as ``text/plain``, in the resolver's response shape.
+    401, 413 or 500, as ``text/plain``, in the resolver's response shape. A route raising
+    ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503 with
+    ``Retry-After``.
 
     Keyword Args:
         url (UrlOption): when given, the signed destination URL must equal it (a callable gets the
@@ -48,6 +58,8 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         max_body_bytes (int): larger bodies are refused (413).
         receiver (Receiver | None): the :class:`Receiver` to use; default: ``receiver_from_env()``
             on the first request (environment variables as for ``verify_qstash``).
+        dedupe (DedupeStore | None): a duplicate-delivery guard store, as for ``verify_qstash``;
+            the route's ``Response`` counts as handled when its status is 2xx.
 
     Raises:
         ValueError, TypeError: invalid options.
@@ -63,4 +75,5 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         if isinstance(result, Rejection):
             return _answer(result)
         app.context[MESSAGE_KEY] = result  # what app.append_context does (unannotated there)
-        return next_middleware(app)
+        lease = remaining_seconds(getattr(app, "lambda_context", None))
+        return self._endpoint.run(result, lambda: next_middleware(app), _SHAPE, lease=lease)

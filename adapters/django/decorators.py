@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from qstash_receiver.integration import Endpoint, Options, guarded
 
-from .verification import endpoint, verify_request
+from .verification import SHAPE, endpoint, offload, verify_request
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -28,8 +28,11 @@ def _wrap(view: V, endpoint: Endpoint) -> V:
     def guard(request: HttpRequest, *_: object, **__: object) -> object:
         return verify_request(request, endpoint)
 
+    wrapped = guarded(
+        view, guard, endpoint, SHAPE, is_async=iscoroutinefunction(view), offload=offload
+    )
     # Django >= 5.0's csrf_exempt keeps an async view async.
-    return cast(V, csrf_exempt(guarded(view, guard, is_async=iscoroutinefunction(view))))
+    return cast(V, csrf_exempt(wrapped))
 
 
 @overload
@@ -43,7 +46,9 @@ def verify_qstash(view: V | None = None, /, **options: Unpack[OptionArgs]) -> V 
     CSRF-exempt and runs only for verified requests, with the message available as
     ``request.qstash_message`` (typed: :func:`get_message`). Other requests are answered
     401 (not verified), 413 (body over ``max_body_bytes`` or ``DATA_UPLOAD_MAX_MEMORY_SIZE``)
-    or 500 (no usable signing keys; QStash retries), as ``text/plain``.
+    or 500 (no usable signing keys; QStash retries), as ``text/plain``. A view raising
+    ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503 with
+    ``Retry-After``.
 
     Args:
         view: the view function (bare use).
@@ -56,6 +61,11 @@ def verify_qstash(view: V | None = None, /, **options: Unpack[OptionArgs]) -> V 
         receiver (Receiver | None): the :class:`Receiver` to use; default: one built from Django
             settings with environment fallback (see ``qstash_receiver.adapters.django.settings``),
             resolved on the first request.
+        dedupe (DedupeStore | None): a duplicate-delivery guard store
+            (:mod:`qstash_receiver.dedupe`, or ``qstash_receiver.adapters.django.CacheStore``
+            for a Django cache): each message runs the view once; a copy of a handled one is
+            answered 200 without running it, one in progress 409 with ``Retry-After``; an
+            unreachable store 503. The view's answer counts as handled when its status is 2xx.
 
     Settings / environment variables read (default receiver): ``QSTASH_REGION``,
     ``QSTASH_CURRENT_SIGNING_KEY``, ``QSTASH_NEXT_SIGNING_KEY``, their ``EU_CENTRAL_1_`` /
@@ -65,8 +75,10 @@ def verify_qstash(view: V | None = None, /, **options: Unpack[OptionArgs]) -> V 
         ValueError: when decorating, for options that would weaken verification (a
             ``clock_tolerance`` out of range, a ``max_body_bytes`` that is not an int >= 0).
             Per request nothing of its own: every verification or configuration failure
-            becomes a response, and the view's own exceptions propagate.
-        TypeError: when decorating, for a ``url`` or ``receiver`` of the wrong type.
+            becomes a response, and the view's own exceptions propagate (after the guard's
+            claim is released).
+        TypeError: when decorating, for a ``url``, ``receiver`` or ``dedupe`` of the wrong
+            type.
     """
     checked = endpoint(Options(**options))
     if view is not None:

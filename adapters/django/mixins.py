@@ -12,9 +12,10 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from qstash_receiver import Receiver, VerifiedMessage
+from qstash_receiver.dedupe import DedupeStore
 from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES, Endpoint, Options, UrlOption
 
-from .verification import endpoint, get_message, verify_request
+from .verification import SHAPE, endpoint, get_message, offload, verify_request
 
 __all__ = ["QStashVerifiedMixin"]
 
@@ -23,6 +24,7 @@ _OPTION_ATTRIBUTES: dict[str, str] = {
     "clock_tolerance": "qstash_clock_tolerance",
     "max_body_bytes": "qstash_max_body_bytes",
     "receiver": "qstash_receiver",
+    "dedupe": "qstash_dedupe",
 }
 
 
@@ -42,12 +44,15 @@ class QStashVerifiedMixin(View):
         qstash_max_body_bytes: larger bodies are refused before they are read.
         qstash_receiver: the :class:`Receiver` to use; default: built from Django settings
             with environment fallback (``QSTASH_*`` names), resolved on the first request.
+        qstash_dedupe: a duplicate-delivery guard store (each message handled once), as the
+            decorator's ``dedupe=``.
     """
 
     qstash_url: UrlOption = None
     qstash_clock_tolerance: float = 0
     qstash_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     qstash_receiver: Receiver | None = None
+    qstash_dedupe: DedupeStore | None = None
     # Set by as_view(): the validated options of this view function.
     _qstash_endpoint: ClassVar[Endpoint | None] = None
     # Also set by as_view(): View.view_is_async inspects every handler on each access.
@@ -80,27 +85,37 @@ class QStashVerifiedMixin(View):
         """
         return get_message(self.request)
 
-    def _verify(self, request: HttpRequest) -> HttpResponseBase | None:
+    def _endpoint(self) -> Endpoint:
         checked = self._qstash_endpoint
         if checked is None:  # dispatch() called without as_view(), e.g. in a unit test
             checked = endpoint(
                 Options(**{o: getattr(self, a) for o, a in _OPTION_ATTRIBUTES.items()})
             )
-        return verify_request(request, checked)
+        return checked
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        checked = self._endpoint()
         is_async = self._qstash_is_async
         if is_async if is_async is not None else self.view_is_async:
             # Django awaits what an async view returns, rejections included.
-            return cast(HttpResponseBase, self._dispatch_async(request, *args, **kwargs))
-        answer = self._verify(request)
-        return answer if answer is not None else super().dispatch(request, *args, **kwargs)
+            return cast(HttpResponseBase, self._dispatch_async(checked, request, *args, **kwargs))
+        message = verify_request(request, checked)
+        if not isinstance(message, VerifiedMessage):
+            return message
+        handle = super().dispatch
+        answer = checked.run(message, lambda: handle(request, *args, **kwargs), SHAPE)
+        return cast(HttpResponseBase, answer)
 
     async def _dispatch_async(
-        self, request: HttpRequest, *args: Any, **kwargs: Any
+        self, checked: Endpoint, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
-        answer = self._verify(request)
-        if answer is not None:
-            return answer
-        handled = cast(Awaitable[HttpResponseBase], super().dispatch(request, *args, **kwargs))
-        return await handled
+        message = verify_request(request, checked)
+        if not isinstance(message, VerifiedMessage):
+            return message
+        handle = cast(Callable[..., Awaitable[HttpResponseBase]], super().dispatch)
+        return cast(
+            HttpResponseBase,
+            await checked.run_async(
+                message, lambda: handle(request, *args, **kwargs), SHAPE, offload=offload
+            ),
+        )

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 from qstash_receiver import MalformedBodyError, PayloadTooLargeError, VerifiedMessage
-from qstash_receiver.integration import Endpoint, Headers, Options, Rejection, rejection_for
+from qstash_receiver.integration import (
+    Endpoint,
+    Headers,
+    Options,
+    Rejection,
+    Shape,
+    rejection_for,
+)
 
 from .settings import default_receiver
 from .urlcheck import record
 
-__all__ = ["MESSAGE_ATTRIBUTE", "endpoint", "get_message", "verify_request"]
+__all__ = ["MESSAGE_ATTRIBUTE", "SHAPE", "endpoint", "get_message", "offload", "verify_request"]
 
 #: The ``HttpRequest`` attribute holding the :class:`VerifiedMessage` of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"
@@ -40,8 +52,22 @@ def _answer(rejection: Rejection) -> HttpResponse:
     return HttpResponse(rejection.text, status=rejection.status, headers=rejection.headers)
 
 
-def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | None:
-    """Verify ``request``: ``None`` (message attached to it) or the rejection's response."""
+def _status(response: object) -> int | None:
+    return response.status_code if isinstance(response, HttpResponseBase) else None
+
+
+#: How Django answers (a view's answer is an ``HttpResponseBase``, streaming ones included).
+SHAPE: Shape[Any] = Shape(_answer, _status)
+
+
+def offload(call: Callable[[], Any]) -> Any:
+    """Run a store call from an async view: in Django's thread for sync code (the cache
+    store may use the database, whose connections belong to that thread)."""
+    return sync_to_async(call)()
+
+
+def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | VerifiedMessage:
+    """Verify ``request``: the message (also attached to it) or the rejection's response."""
     declared = request.META.get("CONTENT_LENGTH")
     if declared and not (isinstance(declared, str) and declared.isascii() and declared.isdigit()):
         # runserver passes a malformed length on; Django 5 then fails on request.body, but
@@ -61,4 +87,4 @@ def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | N
     if isinstance(result, Rejection):
         return _answer(result)
     setattr(request, MESSAGE_ATTRIBUTE, result)
-    return None
+    return result
