@@ -17,7 +17,14 @@ Store when ``QSTASH_SIGNING_KEYS_SECRET`` / ``QSTASH_SIGNING_KEYS_PARAMETER`` is
 
 from __future__ import annotations
 
-from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
+from qstash_receiver import (
+    ConfigError,
+    NonRetryableError,
+    QStashError,
+    RetryLater,
+    SignatureError,
+    VerifiedMessage,
+)
 
 from .decorator import verify_qstash
 from .events import UnsupportedEventError
@@ -49,5 +56,7 @@ __all__ = [
     "QStashError",
     "SignatureError",
     "ConfigError",
+    "NonRetryableError",
+    "RetryLater",
     "VerifiedMessage",
 ]

@@ -15,7 +15,14 @@ Configuration comes from ``QSTASH_*`` Django settings, falling back to the envir
 
 from __future__ import annotations
 
-from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
+from qstash_receiver import (
+    ConfigError,
+    NonRetryableError,
+    QStashError,
+    RetryLater,
+    SignatureError,
+    VerifiedMessage,
+)
 from qstash_receiver.integration import missing_extra
 
 try:
@@ -25,6 +32,7 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "django") from None
 
 from .decorators import verify_qstash
+from .dedupe import CacheStore
 from .mixins import QStashVerifiedMixin
 from .urlcheck import request_url
 from .verification import MESSAGE_ATTRIBUTE, get_message
@@ -32,6 +40,7 @@ from .verification import MESSAGE_ATTRIBUTE, get_message
 __all__ = [
     "verify_qstash",
     "QStashVerifiedMixin",
+    "CacheStore",
     "get_message",
     "request_url",
     "MESSAGE_ATTRIBUTE",
@@ -39,4 +48,6 @@ __all__ = [
     "QStashError",
     "SignatureError",
     "ConfigError",
+    "NonRetryableError",
+    "RetryLater",
 ]

@@ -1,0 +1,61 @@
+"""``CacheStore``: the duplicate-delivery guard in one of Django's caches (``CACHES``)."""
+
+from __future__ import annotations
+
+from django.core.cache import BaseCache, caches
+
+from qstash_receiver.dedupe import DEFAULT_LEASE, DEFAULT_RETENTION, KeyValueStore
+
+__all__ = ["CacheStore"]
+
+
+class CacheStore(KeyValueStore):
+    """A guard store in a Django cache, through ``cache.add`` (atomic add-if-absent).
+
+    ::
+
+        @verify_qstash(dedupe=CacheStore("default"))
+        def hook(request): ...
+
+    Pick a cache every worker shares and whose ``add`` is atomic: Redis
+    (``django.core.cache.backends.redis.RedisCache``), Memcached or the database cache.
+    ``LocMemCache`` is per process (like :class:`~qstash_receiver.dedupe.MemoryStore`); the
+    file-based cache's ``add`` is not atomic across processes. The cache is looked up per
+    call (``caches[alias]`` is per thread), so the store can be built at import time.
+
+    Args:
+        cache: a ``CACHES`` alias, or a cache instance.
+        retention, lease, prefix: as :class:`~qstash_receiver.dedupe.KeyValueStore`.
+
+    Raises:
+        ValueError, TypeError: ``retention`` or ``lease`` not a finite number > 0.
+    """
+
+    def __init__(
+        self,
+        cache: str | BaseCache = "default",
+        *,
+        retention: float = DEFAULT_RETENTION,
+        lease: float = DEFAULT_LEASE,
+        prefix: str = "qstash:dedupe:",
+    ) -> None:
+        super().__init__(retention=retention, lease=lease, prefix=prefix)
+        self._cache = cache
+
+    @property
+    def cache(self) -> BaseCache:
+        """The cache (resolved from its alias for the calling thread)."""
+        return caches[self._cache] if isinstance(self._cache, str) else self._cache
+
+    def _add(self, key: str, value: str, ttl: int) -> bool:
+        return bool(self.cache.add(key, value, timeout=ttl))
+
+    def _get(self, key: str) -> str | bytes | None:
+        value = self.cache.get(key)
+        return value if isinstance(value, (str, bytes)) else None
+
+    def _set(self, key: str, value: str, ttl: int) -> None:
+        self.cache.set(key, value, timeout=ttl)
+
+    def _delete(self, key: str) -> None:
+        self.cache.delete(key)
