@@ -25,7 +25,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -44,7 +44,8 @@ class Callback:
 
     Attributes:
         status: the HTTP status the destination answered (the last attempt's).
-        body: the destination's answer body, decoded from base64 (QStash may truncate it).
+        body: the destination's answer body, decoded from base64 (QStash may truncate it;
+            a base64 text cut mid-group is decoded up to its last whole byte).
         headers: the destination's answer headers, names lower-cased, each with its values.
         retried: how many times QStash had retried the source message (0: first attempt).
         max_retries: how many retries it allows before the message counts as failed.
@@ -68,8 +69,8 @@ class Callback:
     dlq_id: str | None = None
     url: str | None = None
     method: str | None = None
-    headers: Mapping[str, tuple[str, ...]] = _EMPTY
-    source_headers: Mapping[str, tuple[str, ...]] = _EMPTY
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
+    source_headers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
     source_body: bytes = b""
     topic_name: str | None = None
     endpoint_name: str | None = None
@@ -124,24 +125,29 @@ def _field(payload: Mapping[str, Any], name: str, kind: type, required: bool = F
 def _number(payload: Mapping[str, Any], name: str, required: bool = False) -> int | None:
     # Counts come as JSON numbers; the documented timestamps as strings of digits.
     value = payload.get(name)
-    if value is None and not required:
-        return None
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
     if value is None:
-        raise CallbackError(f"not a QStash callback: the {name!r} field is missing")
-    raise CallbackError(f"not a QStash callback: the {name!r} field is not a number")
+        if required:
+            raise CallbackError(f"not a QStash callback: the {name!r} field is missing")
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise CallbackError(f"not a QStash callback: the {name!r} field is not a number >= 0")
 
 
 def _base64(payload: Mapping[str, Any], name: str) -> bytes:
+    # QStash may truncate a long body, which can cut its base64 mid-group: the complete
+    # groups are decoded (padding restored) rather than the whole callback refused.
     text = _field(payload, name, str)
     if not text:
         return b""
+    data = text.rstrip("=")
+    if len(data) % 4 == 1:
+        data = data[:-1]  # one character of a group carries no whole byte
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as err:
+        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+    except (binascii.Error, ValueError) as err:  # characters outside the alphabet
         raise CallbackError(f"not a QStash callback: the {name!r} field is not base64") from err
 
 
