@@ -153,7 +153,7 @@ def _ttl(seconds: float) -> int:
 class KeyValueStore(ABC):
     """The guard's rules over a key-value store with add-if-absent and expiry.
 
-    A claim is ``claim:<token>:<expiry>``, added only if the key is absent, expiring after the
+    A claim is ``claim:<token>:<expiry in Unix ms>``, added only if the key is absent, expiring after the
     lease; done is ``done``, kept for the retention; a release reads the key and deletes it
     only while it still holds this claim's token. Lua-free: the read-then-delete cannot race a
     newer claim because the guard releases only a claim that is still :meth:`Claim.alive` (a
@@ -203,7 +203,8 @@ class KeyValueStore(ABC):
         full = self.prefix + key
         for _ in range(_RETRIES):
             token, taken_at = secrets.token_hex(8), time.monotonic()
-            value = f"{_CLAIMED}{token}:{self._clock() + lease:.3f}"
+            expiry_ms = math.floor((self._clock() + lease) * 1000)  # never past the lease
+            value = f"{_CLAIMED}{token}:{expiry_ms}"
             if self._add(full, value, _ttl(lease)):
                 return Claim(full, token, lease, taken_at)
             held = self._held(self._get(full))
@@ -229,7 +230,7 @@ class KeyValueStore(ABC):
         if text == _DONE:
             return Held(done=True)
         try:
-            expiry = float(text.rsplit(":", 1)[1])
+            expiry = int(text.rsplit(":", 1)[1]) / 1000
         except (IndexError, ValueError):
             return Held(done=False, retry_after=self.lease)  # not ours to read: wait a lease
         return Held(done=False, retry_after=max(0.0, expiry - self._clock()))

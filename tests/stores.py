@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from qstash_receiver.cli.services import free_port, serving
 
@@ -91,6 +93,12 @@ def redis_server(folder: Path, *, persist: bool = False) -> Iterator[RedisServer
         yield server
     finally:
         server.stop()
+
+
+def unreachable_redis() -> redis.Redis:
+    """A client of a Redis that is not there (nothing listens on port 1), failing at once
+    (redis-py would otherwise retry with backoff for seconds)."""
+    return redis.Redis(port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
 
 
 def moto_command(port: int) -> list[str]:

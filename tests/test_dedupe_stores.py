@@ -16,7 +16,7 @@ import store_contract as contract
 import valkey
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from stores import RedisServer, dynamodb, idempotency_table
+from stores import RedisServer, dynamodb, idempotency_table, unreachable_redis
 
 from qstash_receiver import VerifiedMessage
 from qstash_receiver.adapters.aws_lambda.idempotency import PowertoolsStore
@@ -113,9 +113,8 @@ def test_redis_store_writes_plain_keys_with_expiries(redis_client: redis.Redis) 
 
 
 def test_redis_store_unreachable_raises_for_the_guard_to_answer() -> None:
-    closed = redis.Redis(port=1, socket_connect_timeout=0.5)  # nothing listens on port 1
     with pytest.raises(redis.ConnectionError):
-        RedisStore(closed).claim("k", 30)
+        RedisStore(unreachable_redis()).claim("k", 30)
 
 
 def test_redis_store_refuses_an_async_client(redis_service: RedisServer) -> None:
