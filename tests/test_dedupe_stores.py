@@ -16,6 +16,7 @@ import store_contract as contract
 import valkey
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from store_fixtures import *  # noqa: F403 (fixtures)
 from stores import RedisServer, dynamodb, idempotency_table, unreachable_redis
 
 from qstash_receiver import VerifiedMessage
