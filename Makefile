@@ -54,9 +54,9 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 
 node: $(NODE_DIR)/node_modules/.installed
 
-# A real Redis server for the duplicate-guard tests (they start their own on free loopback
-# ports): Debian's package when none is on PATH. Installing it starts no service here
-# (policy-rc.d); REDIS_SERVER=/path/to/redis-server points the tests at another binary.
+# A real Redis server for the duplicate-guard tests: Debian's package when none is on PATH.
+# The tests start their own servers on free loopback ports (never a system service);
+# REDIS_SERVER=/path/to/redis-server points them at another binary.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 redis:
 	@command -v redis-server >/dev/null 2>&1 || [ -n "$$REDIS_SERVER" ] || { \

@@ -153,11 +153,11 @@ def _ttl(seconds: float) -> int:
 class KeyValueStore(ABC):
     """The guard's rules over a key-value store with add-if-absent and expiry.
 
-    A claim is ``claim:<token>:<expiry in Unix ms>``, added only if the key is absent, expiring after the
-    lease; done is ``done``, kept for the retention; a release reads the key and deletes it
-    only while it still holds this claim's token. Lua-free: the read-then-delete cannot race a
-    newer claim because the guard releases only a claim that is still :meth:`Claim.alive` (a
-    live claim's key can be neither re-added nor expired by anyone else).
+    A claim is ``claim:<token>:<expiry, Unix ms>``, added only if the key is absent, expiring
+    after the lease; done is ``done``, kept for the retention; a release reads the key and
+    deletes it only while it still holds this claim's token. Lua-free: the read-then-delete
+    cannot race a newer claim because the guard releases only a claim that is still
+    :meth:`Claim.alive` (a live claim's key can be neither re-added nor expired by anyone).
 
     Args:
         retention: seconds a done message is remembered (default 21 days).

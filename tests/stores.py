@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 import redis
+from qstash_demo.services import free_port, serving
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-
-from qstash_receiver.cli.services import free_port, serving
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

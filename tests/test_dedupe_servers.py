@@ -26,10 +26,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from qstash_demo.services import Service, serving
 from store_fixtures import *  # noqa: F403 (fixtures)
 from stores import AWS_ENV, ROOT, RedisServer, idempotency_table, redis_server
 
-from qstash_receiver.cli.services import Service, serving
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
 APPS = ROOT / "tests" / "guard_apps"
