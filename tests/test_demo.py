@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from loopback import in_thread
-from qstash_demo import e2e
+from qstash_demo import e2e, receiving
 from qstash_demo.runner import main
 
 from qstash_receiver.cli.lambda_bridge import make_server, to_response
@@ -185,3 +185,53 @@ def test_make_demo_end_to_end() -> None:
         assert row == ["200", "ok", "401", "ok", "401", "ok", "401", "ok"]
     assert f"{len(expected_rows) * 4}/{len(expected_rows) * 4} deliveries as expected" in out
     assert "PROBLEM" not in out
+    # Part 3: the receiving cases on the Flask, Django and Lambda samples.
+    part3 = lines[lines.index("== Part 3: at-least-once receiving through the stand-in ==") :]
+    verdicts = {tuple(line.split()[:3]) for line in part3 if line.split()[1:2] in (
+        [case] for case in receiving.CASES
+    )}  # fmt: skip
+    assert verdicts == {
+        (platform, case, "ok") for platform in ("flask", "django", "lambda")
+        for case in receiving.CASES
+    }  # fmt: skip
+    assert "9/9 receiving cases as expected" in out
+
+
+NOT_DEDUPLICATING_APP = """
+from flask import Flask, request
+
+from qstash_receiver import NonRetryableError
+from qstash_receiver.adapters.flask import current_message, verify_qstash
+from qstash_receiver.callbacks import parse_callback
+
+app = Flask(__name__)
+
+
+@app.post("/jobs")
+@verify_qstash
+def job():
+    if request.get_json()["case"] == "non-retryable":
+        raise NonRetryableError("never")
+    print(f"handled {current_message().message_id}", flush=True)
+    return "ok"
+
+
+@app.post("/callbacks")
+@verify_qstash
+def callback():
+    report = parse_callback(current_message())
+    print(f"failure callback for {report.source_message_id}: status {report.status}, "
+          f"dlq {report.dlq_id}", flush=True)
+    return "ok"
+"""
+
+
+def test_a_job_endpoint_without_the_guard_fails_the_duplicate_row(tmp_path: Path) -> None:
+    app = tmp_path / "samples" / "flask_app" / "app.py"
+    app.parent.mkdir(parents=True)
+    app.write_text(NOT_DEDUPLICATING_APP)
+    rows, problems = receiving.run(tmp_path, ["flask"], say=lambda _: None)
+    assert problems == []
+    verdicts = {row.case: row.ok for row in rows}
+    assert verdicts == {"duplicate": False, "non-retryable": True, "failure-callback": True}
+    assert "handled 2x" in next(row.detail for row in rows if row.case == "duplicate")

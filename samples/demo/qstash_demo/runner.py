@@ -1,9 +1,11 @@
-"""``make demo`` (``python samples/demo/run_demo.py``): migration mode, shown two ways.
+"""``make demo`` (``python samples/demo/run_demo.py``): migration mode, and receiving.
 
 Part 1, in one process: resolve a migration-mode configuration with the built-in demo keys,
 sign deliveries as each region, verify them, and show forgeries rejected with their reason.
 Part 2, end to end: the two-region stand-in and every sample on real local servers; genuine
 messages published through both regions, forged ones sent straight to each endpoint.
+Part 3, at-least-once receiving on the Flask, Django and Lambda samples: a duplicate handled
+once, a non-retryable error dead-lettered, its failure callback received.
 Exit status 0 only when every delivery got the expected answer.
 """
 
@@ -84,6 +86,23 @@ def end_to_end(root: Path, platforms: Sequence[str] | None) -> bool:
     return bool(outcomes) and not failed and not problems
 
 
+def receiving(root: Path, platforms: Sequence[str] | None) -> bool:
+    """Part 3; True when every case on every chosen sample went as QStash's loop should."""
+    from . import receiving as part3  # needs httpx and the samples' frameworks
+
+    chosen = [t.name for t in part3.TARGETS if platforms is None or t.name in platforms]
+    if not chosen:
+        return True
+    print("\n== Part 3: at-least-once receiving through the stand-in ==\n")
+    rows, problems = part3.run(root, chosen)
+    print("\n".join(["", *part3.table(rows)]))
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    failed = [r for r in rows if not r.ok]
+    print(f"\n{len(rows) - len(failed)}/{len(rows)} receiving cases as expected")
+    return bool(rows) and not failed and not problems
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both parts; 0 when everything got the expected answer."""
     parser = argparse.ArgumentParser(prog="run_demo.py", description=__doc__)
@@ -103,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.in_process_only:
             names = args.platforms.split(",") if args.platforms else None
             ok = end_to_end(args.root.resolve(), names) and ok
+            ok = receiving(args.root.resolve(), names) and ok
     except KeyboardInterrupt:
         print("\ninterrupted: everything the demo started has been stopped", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""The sample's four QStash endpoints."""
+"""The sample's QStash endpoints: four verified views, a guarded job view, a callback view."""
 
 from __future__ import annotations
 
@@ -11,4 +11,6 @@ urlpatterns = [
     path("qstash/class/", views.ClassView.as_view()),
     path("qstash/async-function/", views.async_function_view),
     path("qstash/async-class/", views.AsyncClassView.as_view()),
+    path("qstash/jobs/", views.job_view),
+    path("qstash/callbacks/", views.callback_view),
 ]

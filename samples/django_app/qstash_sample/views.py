@@ -1,14 +1,22 @@
-"""One function view and one class-based view, each in a sync and an async flavour."""
+"""One function view and one class-based view, each in a sync and an async flavour; a job
+view handled once per message (the duplicate-delivery guard in Django's cache) and a callback
+view."""
 
 from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import View
 
-from qstash_receiver import VerifiedMessage
-from qstash_receiver.adapters.django import QStashVerifiedMixin, get_message, verify_qstash
+from qstash_receiver import NonRetryableError, VerifiedMessage
+from qstash_receiver.adapters.django import (
+    CacheStore,
+    QStashVerifiedMixin,
+    get_message,
+    verify_qstash,
+)
+from qstash_receiver.callbacks import parse_callback
 
 logger = logging.getLogger("qstash_sample")
 
@@ -48,3 +56,26 @@ class AsyncClassView(QStashVerifiedMixin, View):
         return handled(self.qstash_message)
 
     get = put = patch = delete = post
+
+
+@verify_qstash(dedupe=CacheStore("default"))  # settings.CACHES: a cache all workers share
+def job_view(request: HttpRequest) -> JsonResponse:
+    message = get_message(request)
+    try:
+        job = message.json()
+    except ValueError as error:  # a body no retry will fix: 489, straight to the DLQ
+        raise NonRetryableError("the job is not JSON") from error
+    if isinstance(job, dict) and job.get("case") == "non-retryable":
+        raise NonRetryableError("this job can never succeed")
+    return handled(message)
+
+
+@verify_qstash
+def callback_view(request: HttpRequest) -> HttpResponse:
+    report = parse_callback(get_message(request))  # 489 for a body that is not a callback
+    kind = "failure callback" if report.is_failure else "callback"
+    logger.info(
+        "%s for %s: status %d, dlq %s", kind, report.source_message_id, report.status,
+        report.dlq_id,
+    )  # fmt: skip
+    return HttpResponse("ok", content_type="text/plain")
