@@ -39,7 +39,7 @@ RUN_HOST = "qstash-handler-123456789.us-central1.run.app"
 
 @pytest.fixture(scope="module")
 def apps() -> dict[str, Flask]:
-    targets = ("plain", "limited", "url_checked", "deployed", "unconfigured")
+    targets = ("plain", "limited", "url_checked", "deployed", "unconfigured", "guarded_job")
     create = functions_framework.create_app  # the factory behind the functions-framework CLI
     return {target: create(target, str(SOURCE)) for target in targets}  # type: ignore[no-untyped-call]
 
@@ -213,6 +213,21 @@ def test_forwarded_host_when_trusted() -> None:
     assert rebuilt(PublicUrl(environ={"K_SERVICE": "fn"}), "/api/qstash", firebase) == (
         f"https://{GEN1_HOST}/fn/api/qstash"
     )
+
+
+def test_the_duplicate_guard_and_retry_control_on_cloud_functions(
+    apps: dict[str, Flask], handled: Callable[[], list[str]]
+) -> None:
+    job = client(apps, "guarded_job")
+    headers = us(message_id="msg_gcf_once")
+    assert job.post("/", data=BODY, headers=headers).status_code == 200
+    again = job.post("/", data=BODY, headers=us(message_id="msg_gcf_once", retried=1))
+    assert (again.status_code, again.get_data(as_text=True)) == (200, "200 OK: duplicate")
+    assert handled() == ["msg_gcf_once"]
+    refused_body = b'{"refuse": true}'
+    refused = job.post("/", data=refused_body, headers=us(refused_body, message_id="msg_gcf_no"))
+    assert refused.status_code == 489
+    assert refused.headers["Upstash-NonRetryable-Error"] == "true"
 
 
 def test_current_message_outside_a_request() -> None:

@@ -10,8 +10,9 @@ import logging
 import functions_framework
 from flask import Request, Response, g
 
-from qstash_receiver import Receiver, load_config
+from qstash_receiver import NonRetryableError, Receiver, load_config
 from qstash_receiver.adapters.gcf import PublicUrl, current_message, public_url, verify_qstash
+from qstash_receiver.dedupe import MemoryStore
 from qstash_receiver.testing import DEMO_ENV
 
 RECEIVER = Receiver(config=load_config(DEMO_ENV))
@@ -62,4 +63,12 @@ def deployed(request: Request) -> Response:
 @functions_framework.http
 @verify_qstash(receiver=Receiver(config=load_config({})))
 def unconfigured(request: Request) -> Response:
+    return answer(request)
+
+
+@functions_framework.http
+@verify_qstash(receiver=RECEIVER, dedupe=MemoryStore())
+def guarded_job(request: Request) -> Response:
+    if json.loads(request.get_data()) == {"refuse": True}:
+        raise NonRetryableError("never")
     return answer(request)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from aws_lambda_powertools.event_handler import (
     ALBResolver,
     APIGatewayHttpResolver,
@@ -27,6 +28,8 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from flask import Blueprint, Flask, Response
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from stores import unreachable_redis
 
 from qstash_receiver import (
@@ -294,6 +297,19 @@ def test_an_unreachable_store_is_503_and_the_handler_does_not_run(
     assert handler.runs == {}
     assert "store unreachable" in caplog.text
     assert "ConnectionError" in caplog.text
+
+
+def test_a_store_failure_logs_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    client = redis.Redis.from_url(
+        "redis://qstash:hunter2-store-password@127.0.0.1:1/0",
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+    deliver = platform("flask", Handler(), RedisStore(client))
+    with caplog.at_level(logging.DEBUG):
+        assert deliver(*delivery("ok")).status == 503
+    assert "store unreachable" in caplog.text
+    assert "hunter2" not in caplog.text
 
 
 @pytest.mark.parametrize(
