@@ -155,6 +155,7 @@ def test_manage_py_check_reports_the_qstash_checks() -> None:
         manage, cwd=SAMPLE, env=SERVER_ENV, capture_output=True, text=True, timeout=120
     )
     assert passed.returncode == 0, passed.stderr
-    # The sample's views keep the default (no URL check), which the check says, as an Info.
-    assert "(qstash_receiver.I001) 4 QStash views do not check the signed URL" in passed.stderr
+    # The sample's six views (four, the job view and the callback view) keep the default (no
+    # URL check), which the check says, as an Info.
+    assert "(qstash_receiver.I001) 6 QStash views do not check the signed URL" in passed.stderr
     assert "System check identified 1 issue (0 silenced)" in passed.stderr
