@@ -246,7 +246,11 @@ class MemoryStore(KeyValueStore):
     so it cannot see a copy delivered to another worker process or host: use
     :class:`RedisStore` (or the Django cache, or DynamoDB on Lambda) for those.
 
-    Args: as :class:`KeyValueStore` (``clock`` also drives the expiry here).
+    Args:
+        retention: seconds a done message is remembered (default 21 days).
+        lease: seconds a claim lasts (default 15 minutes).
+        prefix: prepended to every key (default none: the store is this process's own).
+        clock: wall-clock seconds; here it also drives the expiry (tests pass a fake one).
     """
 
     _SWEEP_EVERY: Final = 256
@@ -327,8 +331,9 @@ class RedisStore(KeyValueStore):
 
     Args:
         client: the client (configure its timeouts: a hung store holds the request).
-        retention, lease, prefix: as :class:`KeyValueStore` (default prefix
-            ``qstash:dedupe:``).
+        retention: seconds a done message is remembered (default 21 days).
+        lease: seconds a claim lasts (default 15 minutes).
+        prefix: prepended to every key.
 
     Raises:
         TypeError: ``client`` lacks ``set``/``get``/``delete`` (or, on first use, is async).

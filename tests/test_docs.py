@@ -46,6 +46,7 @@ PUBLIC_MODULES = (
 COMING_MODULES = (
     "qstash_receiver.dedupe",
     "qstash_receiver.callbacks",
+    "qstash_receiver.adapters.aws_lambda.idempotency",
 )
 # A module of constants without __all__: its public names are the ones its own source
 # defines at the top level (imports left out).

@@ -25,7 +25,9 @@ class CacheStore(KeyValueStore):
 
     Args:
         cache: a ``CACHES`` alias, or a cache instance.
-        retention, lease, prefix: as :class:`~qstash_receiver.dedupe.KeyValueStore`.
+        retention: seconds a done message is remembered (default 21 days).
+        lease: seconds a claim lasts (default 15 minutes).
+        prefix: prepended to every key.
 
     Raises:
         ValueError, TypeError: ``retention`` or ``lease`` not a finite number > 0.
