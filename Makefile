@@ -91,7 +91,7 @@ docs: install
 test: lint typecheck template-lint docs pytest
 
 # The version matrix (noxfile.py): each Python, and each framework at its floor and newest.
-matrix: install node
+matrix: install node redis
 	$(BIN)/nox --no-color --report .nox/report.json
 
 # The demo lives beside the samples, outside the wheel.

@@ -101,12 +101,13 @@ def unreachable_redis() -> redis.Redis:
 
 
 def moto_command(port: int) -> list[str]:
-    return [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    return [sys.executable, str(ROOT / "tests" / "moto_serial.py"), "127.0.0.1", str(port)]
 
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """moto in server mode: yields its ``http://127.0.0.1:<port>`` endpoint URL."""
+    """moto in server mode, one request at a time (see moto_serial.py: DynamoDB's conditional
+    writes are atomic, moto's threaded server's are not); yields its endpoint URL."""
     with serving(
         "moto_server", moto_command, env=os.environ, cwd=ROOT, ready_path="/moto-api/"
     ) as moto:
