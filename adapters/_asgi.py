@@ -1,19 +1,21 @@
 """What the Starlette and FastAPI adapters share: the one request flow, on Starlette's types.
 
-:func:`deliver` (verify, then run the handler, else answer) is the single place a request
-goes through; :func:`verify_body` reads the body under the limit and verifies it.
+:func:`deliver` (verify, then run the handler through the core's flow: the duplicate guard
+and the handler's ``NonRetryableError`` / ``RetryLater``, else answer) is the single place a
+request goes through; :func:`verify_body` reads the body under the limit and verifies it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from qstash_receiver import Receiver, VerifiedMessage
-from qstash_receiver.integration import Endpoint, LazyReceiver, Rejection, missing_extra
+from qstash_receiver.integration import Endpoint, LazyReceiver, Rejection, Shape, missing_extra
 
 try:
+    from starlette.concurrency import run_in_threadpool
     from starlette.requests import ClientDisconnect, HTTPConnection, Request
     from starlette.responses import Response
 except ModuleNotFoundError as error:
@@ -21,9 +23,11 @@ except ModuleNotFoundError as error:
 
 __all__ = [
     "MESSAGE_SCOPE_KEY",
+    "SHAPE",
     "answer",
     "default_receiver",
     "deliver",
+    "offload",
     "get_message",
     "request_url",
     "verify_body",
@@ -96,11 +100,32 @@ async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage |
     return result
 
 
+def _status(response: object) -> int | None:
+    return response.status_code if isinstance(response, Response) else None
+
+
+#: How the ASGI adapters answer: a Starlette ``Response`` (its status tells the guard).
+SHAPE: Shape[Any] = Shape(answer, _status)
+
+
+def offload(call: Callable[[], Any]) -> Awaitable[Any]:
+    """Run a (blocking) store call of the guard in Starlette's thread pool (anyio)."""
+    return run_in_threadpool(call)
+
+
 async def deliver(
-    endpoint: Endpoint, request: Request, handler: Callable[[VerifiedMessage], Awaitable[R]]
+    endpoint: Endpoint,
+    request: Request,
+    handler: Callable[[VerifiedMessage], Awaitable[R]],
+    status: Callable[[], int | None] | None = None,
 ) -> R | Response:
-    """The one request flow of the ASGI adapters: verify, then run ``handler``, else answer."""
+    """The one request flow of the ASGI adapters: verify, then run ``handler`` through the
+    guard (``status`` reads the answer's status when the handler returns none), else answer."""
     result = await verify_body(request, endpoint)
     if isinstance(result, Rejection):
         return answer(result)
-    return await handler(result)
+    shape = SHAPE if status is None else Shape(answer, lambda _: status())
+    answered: R | Response = await endpoint.run_async(
+        result, lambda: handler(result), shape, offload=offload
+    )
+    return answered

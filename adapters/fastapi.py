@@ -13,11 +13,15 @@
 
 Without :func:`install`, FastAPI's own ``HTTPException`` handler answers rejections: the same
 status and headers, the same text as JSON ``{"detail": ...}``. Rejections are handled
-exceptions either way: FastAPI and uvicorn do not log them as server errors.
+exceptions either way: FastAPI and uvicorn do not log them as server errors. :func:`install`
+also answers a route's ``NonRetryableError`` (489) and ``RetryLater`` (503 with
+``Retry-After``), and finishes the duplicate guard of ``QStashVerifier(dedupe=...)``, which
+needs it: a dependency does not see the status of the route's answer, the app does.
 """
 
 # No "from __future__ import annotations": FastAPI reads the dependency's annotations at run
 # time, from the callable itself (an instance has no module globals to resolve names in).
+import logging
 from typing import TYPE_CHECKING
 
 from qstash_receiver.integration import missing_extra
@@ -27,10 +31,26 @@ try:
 except ModuleNotFoundError as error:
     raise missing_extra(error, "fastapi") from None
 
-from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
-from qstash_receiver.integration import Endpoint, Options, Rejection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._asgi import answer, default_receiver, get_message, request_url, verify_body
+from qstash_receiver import (
+    ConfigError,
+    NonRetryableError,
+    QStashError,
+    RetryLater,
+    SignatureError,
+    VerifiedMessage,
+)
+from qstash_receiver.integration import (
+    Attempt,
+    Endpoint,
+    Options,
+    Rejection,
+    handler_rejection,
+    rejection_for,
+)
+
+from ._asgi import answer, default_receiver, get_message, offload, request_url, verify_body
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -61,12 +81,58 @@ async def rejection_handler(request: Request, exc: Exception) -> Response:
     return answer(exc.rejection)
 
 
-def install(app: FastAPI) -> None:
-    """Answer rejections exactly as every other adapter does (``text/plain``, fixed text).
+async def _refused(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, (NonRetryableError, RetryLater)):
+        raise TypeError("handles NonRetryableError and RetryLater only")
+    return answer(handler_rejection(exc))
 
-    The same as ``FastAPI(exception_handlers={QStashRejected: rejection_handler})``.
+
+logger = logging.getLogger("qstash_receiver")
+_ATTEMPT = "qstash_receiver.attempt"  # scope: the guard's attempt, finished by _Finisher
+_FINISHER = "qstash_receiver.finisher"  # scope: set when install()'s middleware runs
+
+
+class _Finisher:
+    """Pure ASGI: completes or releases the guard's claim by the status the app answers with."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        scope[_FINISHER] = True
+        started: list[int] = []
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.append(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except BaseException:
+            attempt = scope.pop(_ATTEMPT, None)
+            if isinstance(attempt, Attempt):
+                await offload(attempt.release)
+            raise
+        attempt = scope.pop(_ATTEMPT, None)
+        if isinstance(attempt, Attempt):
+            await offload(lambda: attempt.finish(started[0] if started else None))
+        return None
+
+
+def install(app: FastAPI) -> None:
+    """Answer rejections exactly as every other adapter does (``text/plain``, fixed text), a
+    route's ``NonRetryableError`` / ``RetryLater`` with 489 / 503, and finish the duplicate
+    guard of ``QStashVerifier(dedupe=...)`` by the status of the route's answer.
+
+    Registers the exception handlers and a pure ASGI middleware; call it before the app starts.
     """
     app.add_exception_handler(QStashRejected, rejection_handler)
+    app.add_exception_handler(NonRetryableError, _refused)
+    app.add_exception_handler(RetryLater, _refused)
+    app.add_middleware(_Finisher)
 
 
 class QStashVerifier:
@@ -86,10 +152,16 @@ class QStashVerifier:
         max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
         receiver (Receiver | None): default: one reading the environment on the first request
             (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
+        dedupe (DedupeStore | None): a duplicate-delivery guard store
+            (:mod:`qstash_receiver.dedupe`); needs :func:`install` on the app (without it
+            every delivery is answered 500). Each message runs the route once; a copy of a
+            handled one is answered 200 without running it, one in progress 409 with
+            ``Retry-After``; an unreachable store 503. The route's answer counts as handled
+            when its status is 2xx.
 
     Raises:
         ValueError, TypeError: invalid options. Per request: :class:`QStashRejected` (401,
-            413 or 500), answered by FastAPI.
+            413 or 500; with ``dedupe``: 200 for a duplicate, 409, 503), answered by FastAPI.
     """
 
     def __init__(self, **options: "Unpack[OptionArgs]") -> None:
@@ -99,6 +171,17 @@ class QStashVerifier:
         result = await verify_body(request, self._endpoint)
         if isinstance(result, Rejection):
             raise QStashRejected(result)
+        if self._endpoint.options.dedupe is not None and _ATTEMPT not in request.scope:
+            if not request.scope.get(_FINISHER):  # nothing would finish the claim
+                error = ConfigError("QStashVerifier(dedupe=...) needs install(app)")
+                logging.getLogger("qstash_receiver").error(
+                    "QStash delivery answered 500: %s", error
+                )
+                raise QStashRejected(rejection_for(error))
+            attempt = await offload(lambda: self._endpoint.begin(result))
+            if isinstance(attempt, Rejection):
+                raise QStashRejected(attempt)
+            request.scope[_ATTEMPT] = attempt
         return result
 
 

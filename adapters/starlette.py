@@ -52,7 +52,8 @@ class QStashMiddleware:
     The body is read once, the limit enforced while it streams (a declared length over it is
     refused unread), and replayed to the app: routes still ``await request.body()``, and
     :func:`get_message` gives the message. Rejections get ``text/plain`` 401, 413 or 500 (no
-    usable keys) and the app is not called.
+    usable keys) and the app is not called. An app raising ``NonRetryableError`` is answered
+    489 (QStash does not retry), ``RetryLater`` 503 with ``Retry-After``.
 
     Args:
         app: the ASGI app to protect.
@@ -66,6 +67,11 @@ class QStashMiddleware:
         max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
         receiver (Receiver | None): default: one reading the environment on the first request
             (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
+        dedupe (DedupeStore | None): a duplicate-delivery guard store
+            (:mod:`qstash_receiver.dedupe`): each message runs the app once; a copy of a
+            handled one is answered 200 without running it, one in progress 409 with
+            ``Retry-After``; an unreachable store 503. The app's answer counts as handled when
+            the status it starts is 2xx.
 
     Raises:
         ValueError, TypeError: invalid options or paths.
@@ -92,6 +98,13 @@ class QStashMiddleware:
         if scope["type"] != "http" or not self._covers(scope):
             return await self.app(scope, receive, send)
 
+        started: list[int] = []  # the app's answer status, for the duplicate guard
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.append(message["status"])
+            await send(message)
+
         async def run(message: VerifiedMessage) -> None:
             replayed = False
 
@@ -102,10 +115,13 @@ class QStashMiddleware:
                 replayed = True
                 return {"type": "http.request", "body": message.body, "more_body": False}
 
-            await self.app(scope, replay, send)
+            await self.app(scope, replay, sending)
+
+        def status() -> int | None:
+            return started[0] if started else None
 
         try:
-            response = await deliver(self._endpoint, Request(scope, receive), run)
+            response = await deliver(self._endpoint, Request(scope, receive), run, status)
         except ClientDisconnect:
             return None  # the client left: nobody to answer
         if response is not None:
