@@ -153,10 +153,16 @@ class _Bridge(BaseHTTPRequestHandler):
         logging.getLogger("qstash_receiver.bridge").debug(format, *args)
 
 
+class _BridgeServer(HTTPServer):
+    # One request at a time, as one Lambda instance serves them; a burst waits in the backlog
+    # (socketserver's default of 5 resets the rest).
+    request_queue_size = 128
+
+
 def make_server(handler: LambdaHandler, host: str = "127.0.0.1", port: int = 0) -> HTTPServer:
     """An HTTP server (not started) that invokes ``handler`` for every request."""
     bridge = type("Bridge", (_Bridge,), {"handler": staticmethod(handler)})
-    return HTTPServer((host, port), bridge)
+    return _BridgeServer((host, port), bridge)
 
 
 def main(argv: list[str] | None = None) -> int:

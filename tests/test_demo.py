@@ -235,3 +235,19 @@ def test_a_job_endpoint_without_the_guard_fails_the_duplicate_row(tmp_path: Path
     verdicts = {row.case: row.ok for row in rows}
     assert verdicts == {"duplicate": False, "non-retryable": True, "failure-callback": True}
     assert "handled 2x" in next(row.detail for row in rows if row.case == "duplicate")
+
+
+def test_bridge_keeps_a_burst_of_connections_waiting_instead_of_resetting_them() -> None:
+    """60 clients connect at once to the one-at-a-time bridge: none is reset (backlog 5 did)."""
+    server = make_server(lambda event, context: {"statusCode": 200, "body": "ok"})
+    host, port = server.server_address[:2]
+    waiting = [socket.create_connection((str(host), port), timeout=30) for _ in range(60)]
+    try:
+        with in_thread(server):
+            for connection in waiting:
+                connection.sendall(b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
+            answers = [connection.recv(64) for connection in waiting]
+    finally:
+        for connection in waiting:
+            connection.close()
+    assert all(answer.startswith(b"HTTP/1.0 200") for answer in answers), answers[:3]
