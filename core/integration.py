@@ -192,10 +192,6 @@ def _to_thread(call: Callable[[], T]) -> Awaitable[T]:
     return asyncio.to_thread(call)
 
 
-async def _inline(call: Callable[[], T]) -> T:
-    return call()
-
-
 class Attempt:
     """One delivery's pass through the guard, between its claim and the handler's answer.
 
@@ -339,6 +335,11 @@ class Endpoint:
         The handler's ``NonRetryableError`` / ``RetryLater`` become their answers (489 /
         503); its other exceptions propagate once the claim is released.
         """
+        if self._dedupe is None:  # nothing to claim: the handler's answer as it is
+            try:
+                return cast(R, call())
+            except (NonRetryableError, RetryLater) as error:
+                return shape.answer(handler_rejection(error))
         attempt = self.begin(message, lease)
         if isinstance(attempt, Rejection):
             return shape.answer(attempt)
@@ -366,8 +367,11 @@ class Endpoint:
     ) -> R:
         """:meth:`run` for a coroutine handler; the store's (blocking) calls go to ``offload``
         (default: a worker thread; Django passes ``sync_to_async``)."""
-        if self._dedupe is None:
-            offload = _inline  # nothing to claim: no thread hop per request
+        if self._dedupe is None:  # nothing to claim: no store calls, no thread hop
+            try:
+                return cast(R, await call())
+            except (NonRetryableError, RetryLater) as error:
+                return shape.answer(handler_rejection(error))
         attempt = await offload(functools.partial(self.begin, message, lease))
         if isinstance(attempt, Rejection):
             return shape.answer(attempt)
