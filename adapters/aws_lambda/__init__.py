@@ -25,6 +25,12 @@ from qstash_receiver import (
     SignatureError,
     VerifiedMessage,
 )
+from qstash_receiver.integration import missing_extra
+
+try:
+    import aws_lambda_powertools  # noqa: F401  (the event data classes every module uses)
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "lambda") from None
 
 from .decorator import verify_qstash
 from .events import UnsupportedEventError

@@ -1,0 +1,37 @@
+"""An adapter whose framework is not installed names the extra to install (issue 12, point 6)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# adapter module -> (a distribution it needs, the extra that installs it)
+ADAPTERS = {
+    "qstash_receiver.adapters.aws_lambda": ("aws_lambda_powertools", "lambda"),
+    "qstash_receiver.adapters.gcf": ("flask", "gcf"),
+    "qstash_receiver.adapters.flask": ("flask", "flask"),
+    "qstash_receiver.adapters.django": ("asgiref", "django"),
+    "qstash_receiver.adapters.starlette": ("starlette", "starlette"),
+    "qstash_receiver.adapters.fastapi": ("fastapi", "fastapi"),
+}
+
+
+@pytest.mark.parametrize("adapter", sorted(ADAPTERS))
+def test_a_missing_framework_names_the_extra(adapter: str) -> None:
+    missing, extra = ADAPTERS[adapter]
+    # None in sys.modules makes `import missing` fail as if it were not installed.
+    script = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "try:\n"
+        f"    import {adapter}\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert f'pip install "qstash-receiver[{extra}]"' in done.stdout
+    assert "Traceback" not in done.stderr
