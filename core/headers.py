@@ -47,6 +47,15 @@ class Headers(Mapping[str, str]):
         if isinstance(source, Headers):
             values.update((k, v) for k, v in source._values.items() if k != _omit)
             return
+        if type(source) is dict:
+            # The common case (a Lambda event's headers): one text value per text name, no
+            # two names equal but for case. Anything else takes the general path below.
+            fast = {
+                k.lower(): [v] for k, v in source.items() if type(k) is str and type(v) is str
+            }
+            if len(fast) == len(source):
+                self._values = fast
+                return
         pairs: Iterable[object] = source.items() if isinstance(source, Mapping) else source
         for item in pairs:
             if type(item) is tuple and len(item) == 2:
