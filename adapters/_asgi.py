@@ -11,8 +11,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
-from qstash_receiver import Receiver, VerifiedMessage
-from qstash_receiver.integration import Endpoint, LazyReceiver, Rejection, Shape, missing_extra
+from qstash_receiver import PayloadTooLargeError, Receiver, VerifiedMessage
+from qstash_receiver.integration import (
+    Endpoint,
+    LazyReceiver,
+    Rejection,
+    Shape,
+    missing_extra,
+    rejection_for,
+)
 
 try:
     from starlette.concurrency import run_in_threadpool
@@ -92,6 +99,8 @@ async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage |
             parts.append(message.get("body", b""))
             size += len(parts[-1])
             more = message.get("more_body", False)
+        if size > endpoint.max_body_bytes:  # refused without joining: no second copy
+            return rejection_for(PayloadTooLargeError(endpoint.max_body_bytes))
         body = parts[0] if len(parts) == 1 else b"".join(parts)
     result = endpoint.check(headers, body, request)
     if isinstance(result, VerifiedMessage):

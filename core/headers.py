@@ -50,9 +50,7 @@ class Headers(Mapping[str, str]):
         if type(source) is dict:
             # The common case (a Lambda event's headers): one text value per text name, no
             # two names equal but for case. Anything else takes the general path below.
-            fast = {
-                k.lower(): [v] for k, v in source.items() if type(k) is str and type(v) is str
-            }
+            fast = {k.lower(): [v] for k, v in source.items() if type(k) is str and type(v) is str}
             if len(fast) == len(source):
                 self._values = fast
                 return

@@ -57,6 +57,8 @@ COMMANDS: dict[str, Callable[[int], list[str]]] = {
     "gunicorn-django": _gunicorn("django_limits:wsgi"),
     "uvicorn-django": _uvicorn("django_limits:asgi"),
     "uvicorn-django-unwrapped": _uvicorn("django_limits:asgi_unwrapped"),
+    "uvicorn-fastapi": _uvicorn("asgi_limits:app"),
+    "uvicorn-starlette-middleware": _uvicorn("asgi_limits:app"),
 }
 
 

@@ -1,10 +1,11 @@
 """A forged oversize body, streamed to each real server, is refused without being read.
 
 Each server of tests/servers/ runs with ``max_body_bytes`` = 4 MiB (``limit_body`` in front of
-Django under uvicorn). The client streams a forged body from a generator, once with a declared
-``Content-Length`` and once chunked; the server's processes (read from /proc: the gunicorn
-arbiter and its workers, or the uvicorn process) may grow at peak by less than twice the
-limit. The body is 64 MiB here; ``QSTASH_TEST_FORGED_BODY_MB=256`` runs the full-size case.
+Django under uvicorn; the FastAPI dependency and the Starlette middleware under uvicorn). The
+client streams a forged body from a generator, once with a declared ``Content-Length`` and once
+chunked; the server's processes (read from /proc: the gunicorn arbiter and its workers, or the
+uvicorn process) may grow at peak by less than twice the limit. The body is 64 MiB here;
+``QSTASH_TEST_FORGED_BODY_MB=256`` runs the full-size case.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ PATHS = {
     "functions-framework": "/limited",
     "gunicorn-django": "/qstash/limited/",
     "uvicorn-django": "/qstash/limited/",
+    "uvicorn-fastapi": "/limited",
+    "uvicorn-starlette-middleware": "/middleware/limited",
 }
 TOO_LARGE = (413, f"413 {HTTPStatus(413).phrase}: body_too_large")
 # Django under WSGI reads no chunked body at all (it trusts CONTENT_LENGTH, absent here, and
