@@ -93,10 +93,10 @@ class Outgoing:
     region: Region | None = None
     warnings: tuple[ConfigWarning, ...] = ()
 
-    def log_warnings(self, logger: logging.Logger | None = None) -> None:
-        """Log ``warnings`` at WARNING level (default logger: ``qstash_receiver``)."""
+    def log_warnings(self) -> None:
+        """Log ``warnings`` at WARNING level through the ``qstash_receiver`` logger."""
         for warning in self.warnings:
-            (logger or _LOGGER).warning("%s", warning.text)
+            _LOGGER.warning("%s", warning.text)
 
 
 @dataclass(frozen=True)
