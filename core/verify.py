@@ -8,7 +8,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from . import names as N
@@ -253,12 +252,10 @@ def message_of(
     claims, keys, used = verified
     region = normalize_region(upstash_region)
     if headers is None:
-        return VerifiedMessage(
-            raw, MappingProxyType(claims), keys.source, keys.region, used, region
-        )
+        return VerifiedMessage(raw, claims, keys.source, keys.region, used, region)
     return VerifiedMessage(
         raw,
-        MappingProxyType(claims),
+        claims,
         keys.source,
         keys.region,
         used,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 from http import HTTPStatus
 from typing import Any
 
@@ -60,6 +62,47 @@ def test_headers_and_claims_of_a_verified_message_cannot_be_changed() -> None:
     assert not hasattr(message.headers, "__setitem__")
     assert message.url == URL
     assert message.forwarded_headers == {"x-trace": "t"}
+
+
+def test_deleting_an_attribute_of_a_verified_message_raises() -> None:
+    message = genuine()
+    with pytest.raises(dataclasses.FrozenInstanceError, match="'message_id'"):
+        del message.message_id
+    assert message.message_id is not None
+
+
+def test_a_verified_message_cannot_be_subclassed() -> None:
+    with pytest.raises(TypeError, match="cannot be subclassed"):
+
+        class Mine(VerifiedMessage):  # type: ignore[misc]
+            pass
+
+
+def test_a_message_built_by_hand_keeps_its_claims_read_only() -> None:
+    claims = {"sub": URL}
+    message = VerifiedMessage(b"x", claims, "explicit", None, "current", message_id="m-1")
+    claims["sub"] = "https://changed.test"  # the caller's dict, not the message's view
+    assert message.url == "https://changed.test"  # a view, as documented: no copy is made
+    with pytest.raises(TypeError):
+        message.claims["sub"] = "again"  # type: ignore[index]
+    assert (message.message_id, message.retried, dict(message.headers)) == ("m-1", None, {})
+    assert type(message) is VerifiedMessage
+    assert message != VerifiedMessage(b"x", claims, "explicit", None, "current")  # identity
+
+
+def test_copies_and_pickles_of_a_verified_message_keep_every_field() -> None:
+    message = genuine()
+    for twin in (copy.copy(message), copy.deepcopy(message), pickle.loads(pickle.dumps(message))):
+        assert type(twin) is VerifiedMessage
+        for name in VerifiedMessage.__match_args__:
+            if name in ("claims", "headers"):
+                assert dict(getattr(twin, name)) == dict(getattr(message, name))
+            else:
+                assert getattr(twin, name) == getattr(message, name), name
+        with pytest.raises(TypeError):
+            twin.claims["sub"] = "x"  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            twin.body = b""  # type: ignore[misc]
 
 
 def test_verify_and_check_request_build_the_same_verification() -> None:
