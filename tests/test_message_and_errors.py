@@ -74,7 +74,7 @@ def test_deleting_an_attribute_of_a_verified_message_raises() -> None:
 def test_a_verified_message_cannot_be_subclassed() -> None:
     with pytest.raises(TypeError, match="cannot be subclassed"):
 
-        class Mine(VerifiedMessage):  # type: ignore[misc]
+        class Mine(VerifiedMessage):
             pass
 
 
