@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import FrozenInstanceError
 from types import MappingProxyType
-from typing import Any, NoReturn, final
+from typing import Any
 
 from . import names as N
 from .config import KeySource
@@ -21,42 +20,7 @@ __all__ = ["VerifiedMessage"]
 _NO_HEADERS = Headers()
 
 
-class _Slots:
-    # The storage of a VerifiedMessage, settable only while one is being built. A frozen
-    # dataclass pays one object.__setattr__ per field (about 0.25 us each, 3-4 us a message on
-    # the hot path); plain slot stores on this class cost a tenth of that, and the finished
-    # object is then switched to VerifiedMessage, whose layout is identical (no extra slots).
-    __slots__ = (
-        "body",
-        "caller_ip",
-        "claims",
-        "headers",
-        "key_region",
-        "key_source",
-        "key_used",
-        "message_id",
-        "retried",
-        "schedule_id",
-        "topic_name",
-        "upstash_region",
-    )
-
-    body: bytes
-    claims: Mapping[str, Any]
-    key_source: KeySource
-    key_region: Region | None
-    key_used: KeyUsed
-    upstash_region: Region | None
-    message_id: str | None
-    retried: int | None
-    schedule_id: str | None
-    topic_name: str | None
-    caller_ip: str | None
-    headers: Headers
-
-
-@final
-class VerifiedMessage(_Slots):
+class VerifiedMessage:
     """A delivery whose signature, claims and body were verified. Immutable.
 
     Always truthy, so ``if receiver.verify(...):`` keeps working for code written against
@@ -64,27 +28,28 @@ class VerifiedMessage(_Slots):
     request's headers: every adapter fills them; a bare :meth:`Receiver.verify` call, which
     sees no headers, leaves them ``None``.
 
-    Attributes:
-        body: the raw request body.
-        claims: the verified JWT claims (``iss``, ``sub``, ``exp``, ``nbf``, ``iat``,
-            ``jti``, ``body``), read-only.
-        key_source: where the matching keys came from: ``dev``, ``explicit``, ``region``
-            (migration mode) or ``default``.
-        key_region: the region whose keys verified it (migration mode), else ``None``.
-        key_used: ``current`` or ``next``.
-        upstash_region: the normalised ``Upstash-Region`` header, if any.
-        message_id, retried, schedule_id, topic_name, caller_ip: the ``Upstash-*``
-            delivery headers (``retried`` is 0 on the first delivery; ``None`` when the
-            header is absent or not a number).
-        headers: every request header but the signature, read-only and case-insensitive
-            (names lower-cased when iterated; repeated headers joined with ``", "``).
-
-    Setting or deleting an attribute raises :class:`dataclasses.FrozenInstanceError` (an
-    ``AttributeError``). Equality is identity, as for any delivery. Copies and pickles keep
-    every field. Not meant to be subclassed.
+    Every field is a read-only property: setting or deleting one raises ``AttributeError``.
+    Equality is identity, as for any delivery. Copies and pickles keep every field.
     """
 
-    __slots__ = ()
+    # Read-only properties over private slots, set once in __init__. (A frozen dataclass
+    # pays one object.__setattr__ per field, 3-4 us a message on the hot path; plain slot
+    # stores cost a tenth of that.)
+    __slots__ = (
+        "_body",
+        "_caller_ip",
+        "_claims",
+        "_headers",
+        "_key_region",
+        "_key_source",
+        "_key_used",
+        "_message_id",
+        "_retried",
+        "_schedule_id",
+        "_topic_name",
+        "_upstash_region",
+    )
+
     # The constructor's order (also pattern matching's, as for a dataclass).
     __match_args__ = (
         "body",
@@ -101,8 +66,8 @@ class VerifiedMessage(_Slots):
         "headers",
     )
 
-    def __new__(
-        cls,
+    def __init__(
+        self,
         body: bytes,
         claims: Mapping[str, Any],
         key_source: KeySource,
@@ -115,37 +80,89 @@ class VerifiedMessage(_Slots):
         topic_name: str | None = None,
         caller_ip: str | None = None,
         headers: Headers | None = None,
-    ) -> VerifiedMessage:
-        """Build one; ``claims`` is kept behind a read-only view."""
-        draft = _Slots()
-        draft.body = body
-        draft.claims = claims if type(claims) is MappingProxyType else MappingProxyType(claims)
-        draft.key_source = key_source
-        draft.key_region = key_region
-        draft.key_used = key_used
-        draft.upstash_region = upstash_region
-        draft.message_id = message_id
-        draft.retried = retried
-        draft.schedule_id = schedule_id
-        draft.topic_name = topic_name
-        draft.caller_ip = caller_ip
-        draft.headers = _NO_HEADERS if headers is None else headers
-        draft.__class__ = VerifiedMessage  # from here on, nothing can be set
-        return draft  # type: ignore[return-value]
+    ) -> None:
+        self._body = body
+        # A read-only view (no copy), so the verified claims cannot be changed.
+        self._claims = claims if type(claims) is MappingProxyType else MappingProxyType(claims)
+        self._key_source = key_source
+        self._key_region = key_region
+        self._key_used = key_used
+        self._upstash_region = upstash_region
+        self._message_id = message_id
+        self._retried = retried
+        self._schedule_id = schedule_id
+        self._topic_name = topic_name
+        self._caller_ip = caller_ip
+        self._headers = _NO_HEADERS if headers is None else headers
 
-    def __init_subclass__(cls, **kwargs: object) -> NoReturn:
-        raise TypeError("VerifiedMessage cannot be subclassed")
+    @property
+    def body(self) -> bytes:
+        """The raw request body."""
+        return self._body
 
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}: VerifiedMessage is immutable")
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """The verified JWT claims (``iss``, ``sub``, ``exp``, ``nbf``, ``iat``, ``jti``,
+        ``body``), read-only."""
+        return self._claims
 
-    def __delattr__(self, name: str) -> NoReturn:
-        raise FrozenInstanceError(f"cannot delete field {name!r}: VerifiedMessage is immutable")
+    @property
+    def key_source(self) -> KeySource:
+        """Where the matching keys came from (``dev``, ``explicit``, ``region``, ``default``)."""
+        return self._key_source
+
+    @property
+    def key_region(self) -> Region | None:
+        """The region whose keys verified it (migration mode), else ``None``."""
+        return self._key_region
+
+    @property
+    def key_used(self) -> KeyUsed:
+        """Which key matched: ``current`` or ``next``."""
+        return self._key_used
+
+    @property
+    def upstash_region(self) -> Region | None:
+        """The normalised ``Upstash-Region`` header, if any."""
+        return self._upstash_region
+
+    @property
+    def message_id(self) -> str | None:
+        """The ``Upstash-Message-Id`` header."""
+        return self._message_id
+
+    @property
+    def retried(self) -> int | None:
+        """The ``Upstash-Retried`` header: 0 on the first delivery; ``None`` when absent or not a
+        number."""
+        return self._retried
+
+    @property
+    def schedule_id(self) -> str | None:
+        """The ``Upstash-Schedule-Id`` header (deliveries of a schedule)."""
+        return self._schedule_id
+
+    @property
+    def topic_name(self) -> str | None:
+        """The ``Upstash-Topic-Name`` header (deliveries through a URL group)."""
+        return self._topic_name
+
+    @property
+    def caller_ip(self) -> str | None:
+        """The ``Upstash-Caller-Ip`` header (who published the message)."""
+        return self._caller_ip
+
+    @property
+    def headers(self) -> Headers:
+        """Every request header but the signature, read-only and case-insensitive (names
+        lower-cased when iterated; repeated headers joined with ``", "``)."""
+        return self._headers
 
     def __reduce__(self) -> tuple[type[VerifiedMessage], tuple[Any, ...]]:
-        # For copy and pickle: rebuilt through the constructor (the claims view as a dict).
-        fields = tuple(getattr(self, name) for name in self.__match_args__)
-        return VerifiedMessage, (fields[0], dict(self.claims), *fields[2:])
+        # For copy and pickle (a claims view cannot be pickled): rebuilt from plain values.
+        fields = [getattr(self, name) for name in self.__match_args__]
+        fields[1] = dict(self._claims)
+        return type(self), tuple(fields)
 
     @property
     def url(self) -> str:

