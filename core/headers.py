@@ -16,6 +16,7 @@ _ENVIRON_NAMES: dict[str, str] = {
     "CONTENT_LENGTH": "content-length",
 }
 _ENVIRON_NAMES_MAX = 4096
+_lower = str.lower  # raises TypeError for a name that is not text
 
 
 def _text(value: object) -> str | None:
@@ -37,42 +38,52 @@ class Headers(Mapping[str, str]):
     event cannot make a lookup fail later. A name whose values are all left out is absent.
     """
 
-    __slots__ = ("_values",)
+    # _first: the first value of every name (lower-case); _more: every value, in arrival
+    # order, of the names seen more than once. Most requests repeat no header, so lookups and
+    # building from a plain dict or plain pairs stay single dict operations.
+    __slots__ = ("_first", "_more")
 
-    def __init__(self, source: HeaderInput | None = None, *, _omit: str = "") -> None:
-        values: dict[str, list[str]] = {}
-        self._values = values
+    def __init__(self, source: HeaderInput | None = None) -> None:
+        self._first: dict[str, str] = {}
+        self._more: dict[str, list[str]] = {}
         if source is None:
             return
-        if isinstance(source, Headers):
-            values.update((k, v) for k, v in source._values.items() if k != _omit)
-            return
         if type(source) is dict:
-            # The common case (a Lambda event's headers): one text value per text name, no
-            # two names equal but for case. Anything else takes the general path below.
-            fast = {k.lower(): [v] for k, v in source.items() if type(k) is str and type(v) is str}
-            if len(fast) == len(source):
-                self._values = fast
+            # The common case (a Lambda event's headers): text names and values, no name
+            # twice in two cases. Anything else takes the general path below.
+            try:
+                plain = {_lower(k): v for k, v in source.items() if type(v) is str}
+            except TypeError:  # a name that is not text
+                plain = {}
+            if len(plain) == len(source):
+                self._first = plain
                 return
+        elif type(source) is not list and isinstance(source, Headers):  # a copy
+            self._first = dict(source._first)
+            self._more = {k: list(v) for k, v in source._more.items()}
+            return
+        first, more = self._first, self._more
         pairs: Iterable[object] = source.items() if isinstance(source, Mapping) else source
         for item in pairs:
-            if type(item) is tuple and len(item) == 2:
-                name, value = item
-                # The common case first: text name, text value.
-                if type(name) is str and type(value) is str:
-                    key = name.lower()
-                    bucket = values.get(key)
-                    if bucket is None:
-                        values[key] = [value]
-                    else:
-                        bucket.append(value)
-                    continue
-            elif not isinstance(item, (tuple, list)) or len(item) != 2:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
                 continue
-            self._add(item[0], item[1])
+            name, value = item
+            # The common cases inline: text pairs, and ASGI's latin-1 byte pairs.
+            if type(name) is str and type(value) is str:
+                key = name.lower()
+            elif type(name) is bytes and type(value) is bytes:
+                key, value = name.decode("latin-1").lower(), value.decode("latin-1")
+            else:
+                self._add(name, value)
+                continue
+            seen = first.get(key)
+            if seen is None:
+                first[key] = value
+            else:
+                more.setdefault(key, [seen]).append(value)
 
     def _add(self, name: object, value: object) -> None:
-        # Everything but a (str, str) pair: bytes, subclasses, lists, odd values.
+        # One header (or one name with a list of values): any types, repeats merged.
         key = _text(name)
         if key is None:
             return
@@ -81,8 +92,16 @@ class Headers(Mapping[str, str]):
         else:
             text = _text(value)
             found = [] if text is None else [text]
-        if found:
-            self._values.setdefault(key.lower(), []).extend(found)
+        if not found:
+            return
+        key = key.lower()
+        first = self._first.get(key)
+        if first is None:
+            self._first[key] = found[0]
+            if len(found) > 1:
+                self._more[key] = found
+        else:
+            self._more.setdefault(key, [first]).extend(found)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, object]) -> Headers:
@@ -94,7 +113,7 @@ class Headers(Mapping[str, str]):
         Reading the environ directly spares the framework's own header object per request.
         """
         view = cls()
-        values = view._values
+        first = view._first
         names = _ENVIRON_NAMES
         for key, value in environ.items():
             name = names.get(key)
@@ -103,13 +122,12 @@ class Headers(Mapping[str, str]):
                 if len(names) < _ENVIRON_NAMES_MAX:  # bounded: clients choose header names
                     names[key] = name
             if name and isinstance(value, str) and value:
-                values[name] = [value]
+                first[name] = value
         return view
 
     def first(self, name: str) -> str | None:
         """The first value of ``name`` (lower-case), or ``None``: the cheapest lookup."""
-        values = self._values.get(name)
-        return values[0] if values else None
+        return self._first.get(name)
 
     @classmethod
     def split(cls, source: HeaderInput, name: str) -> tuple[Headers, list[str]]:
@@ -118,30 +136,37 @@ class Headers(Mapping[str, str]):
         One pass over ``source``: how the request check sets the signature aside, so that the
         headers it hands to handlers never hold it.
         """
-        if isinstance(source, Headers):
-            return cls(source, _omit=name), source.get_all(name)
-        view = cls(source)
-        return view, view._values.pop(name, [])
+        view = cls(source)  # a copy when source is a Headers: the caller's keeps the header
+        first = view._first.pop(name, None)
+        more = view._more.pop(name, None)
+        return view, more if more is not None else [] if first is None else [first]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in arrival order (empty list when absent)."""
-        return list(self._values.get(name.lower(), ()))
+        key = name.lower()
+        more = self._more.get(key)
+        if more is not None:
+            return list(more)
+        first = self._first.get(key)
+        return [] if first is None else [first]
 
     def __getitem__(self, name: str) -> str:
-        values = self._values.get(name.lower()) if isinstance(name, str) else None
-        if not values:
+        key = name.lower() if isinstance(name, str) else ""
+        first = self._first.get(key)
+        if first is None:
             raise KeyError(name)
-        return values[0] if len(values) == 1 else ", ".join(values)
+        more = self._more.get(key) if self._more else None
+        return first if more is None else ", ".join(more)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._values
+        return isinstance(name, str) and name.lower() in self._first
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
+        return iter(self._first)
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._first)
 
     def __repr__(self) -> str:
         # Header names only: values may hold signatures or credentials.
-        return f"Headers({sorted(self._values)})"
+        return f"Headers({sorted(self._first)})"
