@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -61,6 +62,19 @@ def _reject_constant(_: str) -> Any:
 
 # Built once: json.loads(..., parse_constant=...) constructs a new decoder on every call.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# Its scanner, called directly for a segment with no whitespace around the value (every token
+# QStash or an SDK makes): decode() adds two regex matches for that whitespace (~1.5 us).
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _json(text: str) -> Any:
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:  # leading whitespace, or not JSON: decode() says which
+        end = -1
+    if end != len(text):  # whitespace around the value, extra data or an error: the full rules
+        value = _DECODER.decode(text)
+    return value
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -87,7 +101,7 @@ def decode_segment(segment: str) -> dict[str, Any]:
         # UTF-16/32 that json.loads(bytes) would detect. A leading BOM is ignored (RFC 8259
         # allows it; TextDecoder drops it too); encoded surrogates pass, as in pyjwt.
         text = raw.decode("utf-8", "surrogatepass").removeprefix("\ufeff")
-        value = _DECODER.decode(text)
+        value = _json(text)
     except (ValueError, RecursionError) as err:  # binascii, JSON and Unicode errors included
         raise MalformedSignatureError() from err
     if not isinstance(value, dict):

@@ -347,6 +347,17 @@ def build_corpus(now: int) -> list[Case]:
         good[:-1],
         good + "garbage",
         "\ufeff" + good,
+        # Whitespace around the value (JSON allows it), and what follows a complete value.
+        " " + good,
+        good + " ",
+        "\n" + good + "\r\n",
+        "\t" + good + "\t",
+        "\ufeff " + good,
+        good + " x",
+        good + "{}",
+        good + "\x00",
+        " ",
+        "",
     ):
         add("raw_payload", sign_segments(segment(HEADER), b64(raw.encode())), body)
     for encoding in ("utf-16", "utf-16-le", "utf-32"):
@@ -394,6 +405,8 @@ def build_corpus(now: int) -> list[Case]:
     add("hostile_header", sign_segments(b64(b'{"alg":"HS256",}'), segment(payload)), body)
     add("hostile_header", sign_segments(b64(b'{"alg":"HS256","x":NaN}'), segment(payload)), body)
     add("hostile_header", sign_segments(b64(b"\xff\xfe"), segment(payload)), body)
+    add("hostile_header", sign_segments(b64(b' {"alg":"HS256"}\n'), segment(payload)), body)
+    add("hostile_header", sign_segments(b64(b'{"alg":"HS256"} {}'), segment(payload)), body)
     add("hostile_header", sign_segments("", segment(payload)), body)
     signing_input = f"{segment({'alg': 'none'})}.{segment(payload)}"
     add("alg_none", f"{signing_input}.", body)
