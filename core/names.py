@@ -85,11 +85,21 @@ def normalize_region(value: str | None) -> Region | None:
     """``us-east-1`` / ``US-EAST-1`` / ``us_east_1`` -> ``US_EAST_1``; anything else -> None."""
     if not value:
         return None
+    known = _REGION_SPELLINGS.get(value)  # the header as QStash sends it: one lookup
+    if known is not None:
+        return known
     candidate = value.replace("-", "_").upper()  # no strip(): parity with @upstash/qstash
     for region in REGIONS:
         if candidate == region:
             return region
     return None
+
+
+_REGION_SPELLINGS: Final[dict[str, Region]] = {
+    spelling: region
+    for region in REGIONS
+    for spelling in (region, region_header(region), region_header(region).lower())
+}
 
 
 # Delivery headers QStash sends.
