@@ -14,12 +14,14 @@ from urllib.parse import quote, unquote
 from qstash_receiver import PayloadTooLargeError, Receiver, VerifiedMessage
 from qstash_receiver.integration import (
     Endpoint,
+    Headers,
     LazyReceiver,
     Rejection,
     Shape,
     missing_extra,
     rejection_for,
 )
+from qstash_receiver.names import CONTENT_LENGTH_HEADER
 
 try:
     from starlette.concurrency import run_in_threadpool
@@ -82,10 +84,9 @@ def answer(rejection: Rejection) -> Response:
 async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage | Rejection:
     """Read the body, at most one chunk past the limit, and verify it; once verified, the
     message is in the scope and the body in Starlette's cache (``request.body()``)."""
-    # Text pairs, the core's cheapest header input; ASGI names are lower-case latin-1 bytes.
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
-    length = next((value for name, value in headers if name == "content-length"), None)
-    early = endpoint.declared_too_large(length)
+    # Built once from ASGI's latin-1 byte pairs; the check copies it without the signature.
+    headers = Headers(request.scope["headers"])
+    early = endpoint.declared_too_large(headers.first(CONTENT_LENGTH_HEADER))
     if early is not None:
         return early
     body: bytes | None = getattr(request, "_body", None)  # read already (body parameters)
