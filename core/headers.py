@@ -6,7 +6,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 __all__ = ["HeaderInput", "Headers"]
 
-HeaderInput = Mapping[str, str] | Mapping[str, Sequence[str]] | Iterable[tuple[str, str]]
+HeaderInput = (
+    Mapping[str, str]
+    | Mapping[str, Sequence[str]]
+    | Iterable[tuple[str, str]]
+    | Iterable[tuple[bytes, bytes]]  # ASGI, read as latin-1
+)
 
 
 # WSGI environ key -> header name, learned as requests arrive. The two headers PEP 3333
@@ -27,6 +32,22 @@ def _text(value: object) -> str | None:
     if isinstance(value, bytes):
         return value.decode("latin-1")
     return None
+
+
+def _byte_pairs(pairs: list[object]) -> dict[str, str] | None:
+    # (bytes, bytes) pairs with no name twice, or None. Every name, then every value, is
+    # joined around NUL, decoded once and split: NUL is in no header a server passes on, and a
+    # part holding one would yield more parts than pairs, so that case falls back as well.
+    try:
+        names, values = zip(*pairs, strict=True)
+        keys = b"\0".join(names).decode("latin-1").lower().split("\0")
+        texts = b"\0".join(values).decode("latin-1").split("\0")
+    except (TypeError, ValueError):  # not all pairs of bytes: the general path
+        return None
+    if not len(keys) == len(texts) == len(pairs):
+        return None
+    first = dict(zip(keys, texts, strict=True))
+    return first if len(first) == len(pairs) else None
 
 
 class Headers(Mapping[str, str]):
@@ -58,7 +79,13 @@ class Headers(Mapping[str, str]):
             if len(plain) == len(source):
                 self._first = plain
                 return
-        elif type(source) is not list and isinstance(source, Headers):  # a copy
+        elif type(source) is list:
+            # ASGI's latin-1 byte pairs, decoded in one step (26 decodes cost ~3 us more).
+            decoded = _byte_pairs(source)
+            if decoded is not None:
+                self._first = decoded
+                return
+        elif isinstance(source, Headers):  # a copy
             self._first = dict(source._first)
             self._more = {k: list(v) for k, v in source._more.items()}
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,45 @@ def test_from_environ_reads_http_and_cgi_keys_only() -> None:
 def test_from_environ_keeps_a_joined_duplicate_signature_visible() -> None:
     headers = Headers.from_environ({"HTTP_UPSTASH_SIGNATURE": "a.b.c, d.e.f"})
     assert headers.get_all("upstash-signature") == ["a.b.c, d.e.f"]
+
+
+# ASGI hands over (bytes, bytes) pairs: a bulk path decodes them in one step, and anything it
+# cannot take whole (repeats, odd items, a NUL) must come out as the general path reads it.
+
+ASGI_PAIRS: list[tuple[bytes, bytes]] = [
+    (b"host", b"example.com"),
+    (b"upstash-signature", b"e30.e30.sig"),
+    (b"X-Trace", b"caf\xe9"),  # latin-1, a capital in the name
+]
+
+
+def test_asgi_byte_pairs_decode_as_latin1_with_lower_case_names() -> None:
+    headers = Headers(list(ASGI_PAIRS))
+    assert dict(headers) == {
+        "host": "example.com",
+        "upstash-signature": "e30.e30.sig",
+        "x-trace": "café",
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "name", "values"),
+    [
+        ([(b"x-trace", b"again")], "x-trace", ["café", "again"]),  # a repeat, other case
+        ([(b"via", b"a\x00b")], "via", ["a\x00b"]),  # a NUL inside a value is kept whole
+        ([(b"v\x00ia", b"1")], "v\x00ia", ["1"]),  # ...and inside a name
+        ([(b"via", "text")], "via", ["text"]),  # bytes and text mixed
+        ([(b"via", None), ("via", [b"1", "2"])], "via", ["1", "2"]),  # odd values
+        ([b"ab", (b"via",), (b"via", b"1", b"2"), None], "via", []),  # not pairs: skipped
+    ],
+)
+def test_asgi_pairs_the_bulk_path_cannot_take_read_as_the_general_path_does(
+    extra: list[object], name: str, values: list[str]
+) -> None:
+    pairs: Any = [*ASGI_PAIRS, *extra]  # odd items on purpose
+    headers = Headers(pairs)
+    assert headers.get_all(name) == values
+    assert headers["x-trace"].startswith("café")
+    assert headers.first("upstash-signature") == "e30.e30.sig"
+    _, signatures = Headers.split(pairs, "upstash-signature")
+    assert signatures == ["e30.e30.sig"]
