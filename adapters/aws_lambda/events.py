@@ -38,7 +38,7 @@ class UnsupportedEventError(QStashError, TypeError):
 
 def _is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
     # Events are dicts (json.loads); the ABC check, ten times slower, only for anything else.
-    return type(value) is dict or (value is not None and isinstance(value, Mapping))
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def to_proxy_event(event: object) -> BaseProxyEvent:
@@ -97,16 +97,15 @@ def _headers(proxy: BaseProxyEvent) -> HeaderSource:
     return cast(HeaderSource, field)
 
 
-def _body(raw: Mapping[str, Any]) -> bytes:
-    # Built here rather than with decoded_body, which returns str and breaks binary bodies;
-    # read from the event dict itself (Powertools' properties cost three calls each).
-    body = raw.get("body")
+def _body(proxy: BaseProxyEvent) -> bytes:
+    # Built here rather than with decoded_body, which returns str and breaks binary bodies.
+    body = proxy.body
     if body is None:
         return b""
     if not isinstance(body, str):
         raise MalformedBodyError()
     try:
-        if raw.get("isBase64Encoded"):
+        if proxy.is_base64_encoded:
             return base64.b64decode(body, validate=True)
         return body.encode("utf-8")
     except ValueError as err:  # binascii.Error, non-ASCII base64, lone surrogates
@@ -119,7 +118,7 @@ def request_parts(proxy: BaseProxyEvent) -> tuple[HeaderSource, bytes]:
     Raises:
         MalformedBodyError: the body is not valid base64 (or not text) as declared.
     """
-    return _headers(proxy), _body(proxy.raw_event)
+    return _headers(proxy), _body(proxy)
 
 
 def check_event(proxy: BaseProxyEvent, endpoint: Endpoint) -> VerifiedMessage | Rejection:
