@@ -154,3 +154,29 @@ def test_malformed_payload_2_cookies_do_not_crash(cookies: object) -> None:
     assert_in_shape("http_api", answer, 200)
     if cookies == [1, "a=b"]:
         assert json.loads(answer["body"])["cookie"] == "a=b"
+
+
+@pytest.mark.parametrize("shape", ["v1", "v2"])
+def test_each_event_class_says_itself_whether_its_body_is_base64(shape: str) -> None:
+    # VPC Lattice (a Powertools resolver the middleware accepts) spells the flag
+    # "is_base64_encoded" in version 1: the body is read through the event's own data class.
+    import base64
+
+    from aws_lambda_powertools.utilities.data_classes.vpc_lattice import (
+        VPCLatticeEvent,
+        VPCLatticeEventV2,
+    )
+
+    from qstash_receiver.adapters.aws_lambda.events import request_parts
+
+    cls, flag = (
+        (VPCLatticeEvent, "is_base64_encoded")
+        if shape == "v1"
+        else (
+            VPCLatticeEventV2,
+            "isBase64Encoded",
+        )
+    )
+    raw = b"\x00\xffbinary"
+    event = cls({"body": base64.b64encode(raw).decode(), flag: True, "headers": {"x": "1"}})
+    assert request_parts(event) == ({"x": "1"}, raw)
