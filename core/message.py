@@ -29,7 +29,8 @@ class VerifiedMessage:
     sees no headers, leaves them ``None``.
 
     Every field is a read-only property: setting or deleting one raises ``AttributeError``.
-    Equality is identity, as for any delivery. Copies and pickles keep every field.
+    Equality is identity, as for any delivery. Copies and pickles keep every field (also
+    those of a subclass).
     """
 
     # Read-only properties over private slots, set once in __init__. (A frozen dataclass
@@ -82,8 +83,8 @@ class VerifiedMessage:
         headers: Headers | None = None,
     ) -> None:
         self._body = body
-        # A read-only view (no copy), so the verified claims cannot be changed.
-        self._claims = claims if type(claims) is MappingProxyType else MappingProxyType(claims)
+        # Kept as a dict (what verification decodes: no copy), shown through a read-only view.
+        self._claims = claims if type(claims) is dict else dict(claims)
         self._key_source = key_source
         self._key_region = key_region
         self._key_used = key_used
@@ -104,7 +105,7 @@ class VerifiedMessage:
     def claims(self) -> Mapping[str, Any]:
         """The verified JWT claims (``iss``, ``sub``, ``exp``, ``nbf``, ``iat``, ``jti``,
         ``body``), read-only."""
-        return self._claims
+        return MappingProxyType(self._claims)
 
     @property
     def key_source(self) -> KeySource:
@@ -158,16 +159,10 @@ class VerifiedMessage:
         lower-cased when iterated; repeated headers joined with ``", "``)."""
         return self._headers
 
-    def __reduce__(self) -> tuple[type[VerifiedMessage], tuple[Any, ...]]:
-        # For copy and pickle (a claims view cannot be pickled): rebuilt from plain values.
-        fields = [getattr(self, name) for name in self.__match_args__]
-        fields[1] = dict(self._claims)
-        return type(self), tuple(fields)
-
     @property
     def url(self) -> str:
         """The destination URL QStash signed (the ``sub`` claim)."""
-        return str(self.claims["sub"])
+        return str(self._claims["sub"])
 
     @property
     def forwarded_headers(self) -> Mapping[str, str]:

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import pickle
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -72,15 +73,37 @@ def test_deleting_an_attribute_of_a_verified_message_raises() -> None:
 
 
 def test_a_message_built_by_hand_keeps_its_claims_read_only() -> None:
-    claims = {"sub": URL}
-    message = VerifiedMessage(b"x", claims, "explicit", None, "current", message_id="m-1")
-    claims["sub"] = "https://changed.test"  # the caller's dict, not the message's view
-    assert message.url == "https://changed.test"  # a view, as documented: no copy is made
+    message = VerifiedMessage(b"x", {"sub": URL}, "explicit", None, "current", message_id="m-1")
     with pytest.raises(TypeError):
         message.claims["sub"] = "again"  # type: ignore[index]
+    assert message.url == URL
     assert (message.message_id, message.retried, dict(message.headers)) == ("m-1", None, {})
     assert type(message) is VerifiedMessage
-    assert message != VerifiedMessage(b"x", claims, "explicit", None, "current")  # identity
+    other = VerifiedMessage(b"x", {"sub": URL}, "explicit", None, "current")
+    assert message != other  # identity, as for any delivery
+    proxied = VerifiedMessage(b"x", MappingProxyType({"sub": URL}), "explicit", None, "current")
+    assert dict(proxied.claims) == {"sub": URL}
+    with pytest.raises(TypeError):
+        VerifiedMessage(b"x", None, "explicit", None, "current")  # type: ignore[arg-type]
+
+
+class TenantMessage(VerifiedMessage):
+    """A subclass with a field of its own and its own constructor."""
+
+    __slots__ = ("tenant",)
+
+    def __init__(self, tenant: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+
+def test_copies_and_pickles_of_a_subclass_keep_its_fields_in_place() -> None:
+    message = TenantMessage("acme", b"body", {"sub": URL}, "explicit", None, "current")
+    pickled = pickle.loads(pickle.dumps(message))  # noqa: S301 (bytes this test made)
+    for twin in (copy.copy(message), copy.deepcopy(message), pickled):
+        assert type(twin) is TenantMessage
+        assert (twin.tenant, twin.body, dict(twin.claims)) == ("acme", b"body", {"sub": URL})
+        assert (twin.key_source, twin.key_region, twin.key_used) == ("explicit", None, "current")
 
 
 def test_copies_and_pickles_of_a_verified_message_keep_every_field() -> None:
