@@ -22,6 +22,8 @@ _ENVIRON_NAMES: dict[str, str] = {
 }
 _ENVIRON_NAMES_MAX = 4096
 _lower = str.lower  # raises TypeError for a name that is not text
+_PAIR_TYPES = frozenset({tuple, list})
+_BYTES = frozenset({bytes})
 
 
 def _text(value: object) -> str | None:
@@ -38,12 +40,17 @@ def _byte_pairs(pairs: list[object]) -> dict[str, str] | None:
     # (bytes, bytes) pairs with no name twice, or None. Every name, then every value, is
     # joined around NUL, decoded once and split: NUL is in no header a server passes on, and a
     # part holding one would yield more parts than pairs, so that case falls back as well.
+    # The type checks keep what it takes exactly what the general path takes the same way.
+    if not _PAIR_TYPES.issuperset(map(type, pairs)):
+        return None
     try:
         names, values = zip(*pairs, strict=True)
-        keys = b"\0".join(names).decode("latin-1").lower().split("\0")
-        texts = b"\0".join(values).decode("latin-1").split("\0")
-    except (TypeError, ValueError):  # not all pairs of bytes: the general path
+    except ValueError:  # not all pairs (or none at all)
         return None
+    if not (_BYTES.issuperset(map(type, names)) and _BYTES.issuperset(map(type, values))):
+        return None
+    keys = b"\0".join(names).decode("latin-1").lower().split("\0")
+    texts = b"\0".join(values).decode("latin-1").split("\0")
     if not len(keys) == len(texts) == len(pairs):
         return None
     first = dict(zip(keys, texts, strict=True))
@@ -158,14 +165,15 @@ class Headers(Mapping[str, str]):
 
     @classmethod
     def split(cls, source: HeaderInput, name: str) -> tuple[Headers, list[str]]:
-        """A view of ``source`` without header ``name`` (lower-case), and that header's values.
+        """A view of ``source`` without header ``name`` (any case), and that header's values.
 
         One pass over ``source``: how the request check sets the signature aside, so that the
         headers it hands to handlers never hold it.
         """
         view = cls(source)  # a copy when source is a Headers: the caller's keeps the header
-        first = view._first.pop(name, None)
-        more = view._more.pop(name, None)
+        key = name.lower()
+        first = view._first.pop(key, None)
+        more = view._more.pop(key, None)
         return view, more if more is not None else [] if first is None else [first]
 
     def get_all(self, name: str) -> list[str]:
@@ -178,7 +186,9 @@ class Headers(Mapping[str, str]):
         return [] if first is None else [first]
 
     def __getitem__(self, name: str) -> str:
-        key = name.lower() if isinstance(name, str) else ""
+        if not isinstance(name, str):
+            raise KeyError(name)
+        key = name.lower()
         first = self._first.get(key)
         if first is None:
             raise KeyError(name)

@@ -151,3 +151,32 @@ def test_asgi_pairs_the_bulk_path_cannot_take_read_as_the_general_path_does(
     assert headers.first("upstash-signature") == "e30.e30.sig"
     _, signatures = Headers.split(pairs, "upstash-signature")
     assert signatures == ["e30.e30.sig"]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        (bytearray(b"upstash-signature"), b"t.o.k"),  # bytes-like, not bytes: dropped
+        (b"upstash-signature", memoryview(b"t.o.k")),
+        {b"upstash-signature": 0, b"t.o.k": 0},  # an iterable of two, not a pair
+    ],
+)
+def test_what_the_general_path_drops_the_bulk_path_drops_too(odd: object) -> None:
+    # With or without a repeated header (which sends the pairs down the general path).
+    for rest in ([(b"via", b"1")], [(b"via", b"1"), (b"via", b"2")]):
+        pairs: Any = [odd, *rest]
+        assert Headers.split(pairs, "upstash-signature")[1] == []
+
+
+def test_a_lookup_by_something_other_than_text_finds_nothing() -> None:
+    headers = Headers({"": "v", "a": "1"})
+    for key in (None, 1, b"a"):
+        assert headers.get(key) is None  # type: ignore[call-overload]
+        with pytest.raises(KeyError):
+            headers[key]  # type: ignore[index]
+
+
+def test_split_takes_the_name_in_any_case() -> None:
+    for source in (Headers({"Upstash-Signature": "sig"}), {"Upstash-Signature": "sig"}):
+        view, values = Headers.split(source, "Upstash-Signature")
+        assert (values, dict(view)) == (["sig"], {})
