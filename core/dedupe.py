@@ -42,6 +42,7 @@ __all__ = [
     "KeyValueStore",
     "MemoryStore",
     "RedisStore",
+    "check_seconds",
     "dedupe_key",
 ]
 
@@ -138,7 +139,13 @@ class DedupeStore(Protocol):
         ...
 
 
-def _seconds(value: float, name: str) -> float:
+def check_seconds(value: float, name: str) -> float:
+    """``value`` as float seconds, for a store's ``retention`` or ``lease`` option.
+
+    Raises:
+        TypeError: not an ``int`` or ``float`` (a ``bool`` included).
+        ValueError: not finite, or not > 0.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds")
     if not math.isfinite(value) or value <= 0:
@@ -177,8 +184,8 @@ class KeyValueStore(ABC):
         prefix: str = "qstash:dedupe:",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.retention = _seconds(retention, "retention")
-        self.lease = _seconds(lease, "lease")
+        self.retention = check_seconds(retention, "retention")
+        self.lease = check_seconds(lease, "lease")
         self.prefix = prefix
         self._clock = clock
 

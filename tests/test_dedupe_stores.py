@@ -217,3 +217,16 @@ def test_dedupe_key_binds_the_id_to_the_signed_url_and_body() -> None:
     assert key != dedupe_key(message("msg_1", sub="https://y/"))
     assert key != dedupe_key(message("msg_2"))
     assert dedupe_key(message("\udcff odd\n id")) is not None  # any header text hashes
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "60"])
+def test_powertools_store_options_are_checked_as_every_store_checks_them(bad: Any) -> None:
+    # An unconnected client: the checks run before anything reaches a server.
+    def layer() -> BasePersistenceLayer:
+        return powertools_redis_layer(redis.Redis(port=1))
+
+    error = TypeError if isinstance(bad, (bool, str)) else ValueError
+    with pytest.raises(error, match="lease"):
+        PowertoolsStore(layer(), lease=bad)
+    with pytest.raises(error, match="retention"):
+        PowertoolsStore(layer(), retention=bad)

@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import (
     DataRecord,
 )
 
-from qstash_receiver.dedupe import DEFAULT_LEASE, DEFAULT_RETENTION, Claim, Held
+from qstash_receiver.dedupe import DEFAULT_LEASE, DEFAULT_RETENTION, Claim, Held, check_seconds
 
 __all__ = ["PowertoolsStore"]
 
@@ -59,7 +59,9 @@ class PowertoolsStore:
         key_prefix: the records' key prefix (default ``qstash``).
 
     Raises:
-        ValueError: the layer was configured already, or ``retention``/``lease`` <= 0.
+        ValueError: the layer was configured already, or ``retention``/``lease`` is not a
+            finite number > 0.
+        TypeError: ``retention``/``lease`` is not a number.
     """
 
     def __init__(
@@ -72,11 +74,10 @@ class PowertoolsStore:
     ) -> None:
         if persistence.configured:
             raise ValueError("PowertoolsStore needs a persistence layer of its own")
-        if not retention > 0 or not lease > 0:
-            raise ValueError("retention and lease must be > 0 seconds")
-        self.retention, self.lease = float(retention), float(lease)
+        self.retention = check_seconds(retention, "retention")
+        self.lease = check_seconds(lease, "lease")
         persistence.configure(
-            IdempotencyConfig(expires_after_seconds=int(retention)), key_prefix=key_prefix
+            IdempotencyConfig(expires_after_seconds=int(self.retention)), key_prefix=key_prefix
         )
         self.persistence = persistence
 
