@@ -39,23 +39,10 @@ CALLBACK: dict[str, Any] = {
 
 #: The failure-callback body of the same page: the callback's fields plus "dlqId".
 FAILURE_CALLBACK: dict[str, Any] = {
+    **CALLBACK,
     "status": 400,
-    "header": {"key": ["value"]},
-    "body": "YmFzZTY0IGVuY29kZWQgcm9keQ==",
     "retried": 3,
-    "maxRetries": 3,
     "dlqId": "1725323658779-0",
-    "sourceMessageId": "msg_xxx",
-    "topicName": "myTopic",
-    "endpointName": "myEndpoint",
-    "url": "http://myurl.com",
-    "method": "GET",
-    "sourceHeader": {"key": "value"},
-    "sourceBody": "YmFzZTY0kZWQgcm9keQ==",
-    "notBefore": "1701198458025",
-    "createdAt": "1701198447054",
-    "scheduleId": "scd_xxx",
-    "callerIP": "178.247.74.179",
 }
 
 
