@@ -21,6 +21,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 import anyio.from_thread
+import httpx
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
@@ -29,6 +30,7 @@ from starlette.endpoints import HTTPEndpoint
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qstash_receiver import Receiver, VerifiedMessage, load_config
@@ -337,6 +339,20 @@ class Counted:
             return message
 
         await self.app(scope, counting, send)
+
+
+def send_every_delivery(
+    client: httpx.Client | TestClient, base: str, path: str, target: str, tag: str
+) -> None:
+    """Send each of :func:`deliveries` for ``base + path`` through ``client`` (a real server's
+    or a test client) and check each answer; message ids start with ``tag``."""
+    for delivery in deliveries(base + path, tag):
+        if target == "starlette-endpoint" and delivery.method != "POST":
+            continue  # the HTTPEndpoint has a post method only
+        response = client.request(
+            delivery.method, path, content=delivery.body, headers=delivery.headers
+        )
+        check_answer(delivery, response.status_code, response.text, response.headers)
 
 
 def read_stopped_at_limit(sizes: Sequence[int], limit: int) -> bool:

@@ -32,11 +32,11 @@ from asgi_apps import (
     US_CURRENT,
     US_NEXT,
     Counted,
-    check_answer,
     deliveries,
     fastapi_app,
     phrase,
     read_stopped_at_limit,
+    send_every_delivery,
     signed,
     uvicorn_server,
 )
@@ -59,13 +59,7 @@ def test_every_delivery_gets_its_answer(served: tuple[str, Counted], target: str
     base, _ = served
     path = CHECKED_PATHS[target]
     with httpx.Client(base_url=base, timeout=30) as client:
-        for delivery in deliveries(base + path, f"uvicorn_{target}"):
-            if target == "starlette-endpoint" and delivery.method != "POST":
-                continue  # the HTTPEndpoint has a post method only
-            response = client.request(
-                delivery.method, path, content=delivery.body, headers=delivery.headers
-            )
-            check_answer(delivery, response.status_code, response.text, response.headers)
+        send_every_delivery(client, base, path, target, f"uvicorn_{target}")
 
 
 @pytest.mark.parametrize("target", sorted(CHECKED_PATHS))

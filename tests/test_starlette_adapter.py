@@ -18,10 +18,9 @@ from asgi_apps import (
     RECEIVER,
     US_CURRENT,
     Counted,
-    check_answer,
-    deliveries,
     phrase,
     read_stopped_at_limit,
+    send_every_delivery,
     signed,
     starlette_app,
 )
@@ -60,13 +59,7 @@ def client() -> Iterator[TestClient]:
 @pytest.mark.parametrize("target", sorted(PATHS))
 def test_every_delivery_gets_its_answer(client: TestClient, target: str) -> None:
     path = PATHS[target]
-    for delivery in deliveries(BASE + path, f"tc_{target}"):
-        if target == "starlette-endpoint" and delivery.method != "POST":
-            continue  # the HTTPEndpoint has a post method only
-        response = client.request(
-            delivery.method, path, content=delivery.body, headers=delivery.headers
-        )
-        check_answer(delivery, response.status_code, response.text, response.headers)
+    send_every_delivery(client, BASE, path, target, f"tc_{target}")
 
 
 @pytest.mark.parametrize("path", ["/mw-unconfigured/hook", "/unconfigured"])
