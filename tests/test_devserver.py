@@ -19,7 +19,7 @@ from loopback import QuietHandler, in_thread
 from qstash_demo.services import free_port
 
 from qstash_receiver import Receiver, VerifiedMessage, load_config
-from qstash_receiver.cli.devserver import DevServer, parse_duration
+from qstash_receiver.cli.dev.server import DevServer, parse_duration
 from qstash_receiver.integration import check_request
 from qstash_receiver.names import Region
 from qstash_receiver.publish import Publisher, PublishError

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from qstash_receiver import Receiver, load_config
 from qstash_receiver.adapters.flask import current_message, verify_qstash
-from qstash_receiver.cli.devserver import DevServer
+from qstash_receiver.cli.dev.server import DevServer
 from qstash_receiver.names import Region
 from qstash_receiver.testing import DEMO_ENV
 

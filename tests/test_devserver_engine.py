@@ -15,7 +15,7 @@ from destination import Answer, Destination, destination
 
 from qstash_receiver import load_config
 from qstash_receiver.cli._common import Console
-from qstash_receiver.cli.devserver import DevServer
+from qstash_receiver.cli.dev.server import DevServer
 from qstash_receiver.publish import Publisher
 from qstash_receiver.testing import DEMO_ENV
 

@@ -18,8 +18,8 @@ import pytest
 from destination import Answer, Delivery, Destination, destination
 
 from qstash_receiver import Receiver, VerifiedMessage, load_config
-from qstash_receiver.cli.devanswers import parse_retry_after
-from qstash_receiver.cli.devserver import DELIVER_TWICE, DevServer
+from qstash_receiver.cli.dev.answers import parse_retry_after
+from qstash_receiver.cli.dev.server import DELIVER_TWICE, DevServer
 from qstash_receiver.integration import check_request
 from qstash_receiver.testing import DEMO_ENV
 

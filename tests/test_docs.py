@@ -29,7 +29,7 @@ PUBLIC_MODULES = (
     "qstash_receiver.names",
     "qstash_receiver.integration",
     "qstash_receiver.cli",
-    "qstash_receiver.cli.devserver",
+    "qstash_receiver.cli.dev.server",
     "qstash_receiver.adapters.aws_lambda",
     "qstash_receiver.adapters.aws_lambda.middleware",
     "qstash_receiver.adapters.aws_lambda.urls",

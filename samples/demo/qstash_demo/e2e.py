@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from qstash_receiver import names as E
-from qstash_receiver.cli.devserver import DevServer
+from qstash_receiver.cli.dev.server import DevServer
 from qstash_receiver.config import load_config
 from qstash_receiver.names import Region
 from qstash_receiver.publish import Publisher, PublishError

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from qstash_receiver.cli.devserver import Attempt, DevServer
+from qstash_receiver.cli.dev.server import Attempt, DevServer
 from qstash_receiver.config import load_config
 from qstash_receiver.names import Region
 

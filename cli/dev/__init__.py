@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from qstash_receiver.names import REGIONS, Region
 
-from ._common import CliError, Console, needs_extra, region_arg
+from .._common import CliError, Console, needs_extra, region_arg
 
 if TYPE_CHECKING:
-    from .devserver import Attempt, DevServer
+    from .server import Attempt, DevServer
 
 __all__ = ["attempt_line", "print_env_block", "register", "run"]
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         CliError: httpx is missing, a port is taken or an option is invalid.
     """
     with needs_extra("httpx", "cli", "qstash-receiver dev"):
-        from .devserver import DevServer
+        from .server import DevServer
 
     if args.retries < 0 or args.backoff < 0 or args.timeout <= 0 or args.max_retry_after < 0:
         raise CliError(

@@ -23,9 +23,9 @@ import httpx
 from qstash_receiver.names import Region
 from qstash_receiver.testing import signed_headers
 
-from .devanswers import Answer, callback_body, non_retryable, retry_after
-from .devproto import FollowUp, Kind, Message, Settings
-from .devqueue import Scheduler
+from .answers import Answer, callback_body, non_retryable, retry_after
+from .proto import FollowUp, Kind, Message, Settings
+from .queue import Scheduler
 
 __all__ = ["Attempt", "AttemptHook", "DeadLetter", "Outbox", "new_message_id"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from qstash_receiver import names as N
 
-from .devproto import Message
+from .proto import Message
 
 __all__ = ["Answer", "callback_body", "non_retryable", "parse_retry_after", "retry_after"]
 

@@ -3,7 +3,7 @@
 One loopback HTTP server per region accepts ``POST /v2/publish/{destination}`` with that
 region's token, and lists that region's dead letters at ``GET /v2/dlq`` (and
 ``/v2/dlq/{dlqId}``) in the shape of QStash's API. Messages are delivered the way QStash does
-(see :mod:`.devdelivery`): signed with the region's current key (``sub`` = destination), with
+(see :mod:`.delivery`): signed with the region's current key (``sub`` = destination), with
 ``Upstash-Region``, ``Upstash-Message-Id``, ``Upstash-Retried`` and the forwarded headers,
 retried, dead-lettered, reported to callback URLs. Needs httpx.
 """
@@ -26,8 +26,8 @@ from qstash_receiver import names as E
 from qstash_receiver.headers import Headers
 from qstash_receiver.names import Region
 
-from .devdelivery import Attempt, AttemptHook, DeadLetter, Outbox, new_message_id
-from .devproto import (
+from .delivery import Attempt, AttemptHook, DeadLetter, Outbox, new_message_id
+from .proto import (
     DELIVER_TWICE,
     Message,
     Refused,

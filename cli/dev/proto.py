@@ -23,7 +23,7 @@ from qstash_receiver.headers import Headers
 from qstash_receiver.names import HTTP_METHODS, Region
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS
 
-from ._common import declared_length
+from .._common import declared_length
 
 __all__ = [
     "DELIVER_TWICE",
