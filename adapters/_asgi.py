@@ -12,27 +12,29 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from qstash_receiver import PayloadTooLargeError, Receiver, VerifiedMessage
+from qstash_receiver.answers import CLIENT_GONE
 from qstash_receiver.integration import (
+    Answer,
     Endpoint,
     Headers,
-    LazyReceiver,
-    Rejection,
-    Shape,
+    Responder,
+    answer_for,
     missing_extra,
-    rejection_for,
 )
-from qstash_receiver.names import CONTENT_LENGTH_HEADER
+from qstash_receiver.names import CONTENT_LENGTH_HEADER, PATH_SAFE
 
 try:
     from starlette.concurrency import run_in_threadpool
-    from starlette.requests import ClientDisconnect, HTTPConnection, Request
+    from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
+    from starlette.types import Message, Send
 except ModuleNotFoundError as error:
     raise missing_extra(error, "starlette") from None
 
 __all__ = [
     "MESSAGE_SCOPE_KEY",
-    "SHAPE",
+    "RESPONDER",
+    "StatusCapture",
     "answer",
     "default_receiver",
     "deliver",
@@ -47,7 +49,7 @@ R = TypeVar("R")
 #: The ASGI scope key holding the :class:`VerifiedMessage` of a verified request.
 MESSAGE_SCOPE_KEY = "qstash_receiver.message"
 #: The receiver used without ``receiver=``: it reads the environment on the first request.
-default_receiver = LazyReceiver(Receiver)
+default_receiver = Receiver()
 
 
 def get_message(request: HTTPConnection) -> VerifiedMessage:
@@ -70,23 +72,23 @@ def request_url(request: HTTPConnection) -> str:
     raw = scope.get("raw_path")
     target = raw.decode("latin-1") if isinstance(raw, bytes) else ""
     if not target.startswith("/") or unquote(target) != scope["path"]:  # none (Mangum)
-        target = quote(scope["path"], safe="/!$&'()*+,;=:@%")
+        target = quote(scope["path"], safe=PATH_SAFE)
     query = scope.get("query_string", b"").decode("latin-1")
     url = request.url
     return f"{url.scheme}://{url.netloc}{target}{'?' if query else ''}{query}"
 
 
-def answer(rejection: Rejection) -> Response:
+def answer(rejection: Answer) -> Response:
     """The ``text/plain`` response every adapter gives for ``rejection``."""
     return Response(rejection.text, status_code=rejection.status, headers=rejection.headers)
 
 
-async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage | Rejection:
+async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage | Answer:
     """Read the body, at most one chunk past the limit, and verify it; once verified, the
     message is in the scope and the body in Starlette's cache (``request.body()``)."""
     # Built once from ASGI's latin-1 byte pairs; the check copies it without the signature.
     headers = Headers(request.scope["headers"])
-    early = endpoint.declared_too_large(headers.first(CONTENT_LENGTH_HEADER))
+    early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER))
     if early is not None:
         return early
     body: bytes | None = getattr(request, "_body", None)  # read already (body parameters)
@@ -96,18 +98,34 @@ async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage |
         while more and size <= endpoint.max_body_bytes:  # past the limit: the core says 413
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise ClientDisconnect()
+                return CLIENT_GONE  # nobody to read the answer: nothing raised, nothing logged
             parts.append(message.get("body", b""))
             size += len(parts[-1])
             more = message.get("more_body", False)
         if size > endpoint.max_body_bytes:  # refused without joining: no second copy
-            return rejection_for(PayloadTooLargeError(endpoint.max_body_bytes))
+            return answer_for(PayloadTooLargeError(endpoint.max_body_bytes))
         body = parts[0] if len(parts) == 1 else b"".join(parts)
-    result = endpoint.check(headers, body, request)
+    result = endpoint.verify(headers, body, request)
     if isinstance(result, VerifiedMessage):
         request.scope[MESSAGE_SCOPE_KEY] = result
         request._body = body  # as Request.body() caches it: the route reads it again
     return result
+
+
+class StatusCapture:
+    """An ASGI ``send`` that passes every message on and keeps the status the app answers with
+    (``None`` until it starts an answer): what the guard finishes a claim with."""
+
+    __slots__ = ("_send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and self.status is None:
+            self.status = message["status"]
+        await self._send(message)
 
 
 def _status(response: object) -> int | None:
@@ -115,7 +133,7 @@ def _status(response: object) -> int | None:
 
 
 #: How the ASGI adapters answer: a Starlette ``Response`` (its status tells the guard).
-SHAPE: Shape[Any] = Shape(answer, _status)
+RESPONDER: Responder[Any] = Responder(answer, _status)
 
 
 def offload(call: Callable[[], Any]) -> Awaitable[Any]:
@@ -128,14 +146,16 @@ async def deliver(
     request: Request,
     handler: Callable[[VerifiedMessage], Awaitable[R]],
     status: Callable[[], int | None] | None = None,
-) -> R | Response:
+) -> R | Response | None:
     """The one request flow of the ASGI adapters: verify, then run ``handler`` through the
-    guard (``status`` reads the answer's status when the handler returns none), else answer."""
+    guard, else answer. ``status`` reads the answer's status when the handler sends it
+    itself (a middleware's app); such a caller gets ``None`` for a client gone mid-body,
+    where there is nobody to answer."""
     result = await verify_body(request, endpoint)
-    if isinstance(result, Rejection):
-        return answer(result)
-    shape = SHAPE if status is None else Shape(answer, lambda _: status())
-    answered: R | Response = await endpoint.run_async(
-        result, lambda: handler(result), shape, offload=offload
+    if isinstance(result, Answer):
+        return None if result is CLIENT_GONE and status is not None else answer(result)
+    responder = RESPONDER if status is None else Responder(answer, lambda _: status())
+    answered: R | Response | None = await endpoint.run_async(
+        result, lambda: handler(result), responder, offload=offload
     )
     return answered

@@ -31,7 +31,7 @@ try:
 except ModuleNotFoundError as error:
     raise missing_extra(error, "fastapi") from None
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qstash_receiver import (
     ConfigError,
@@ -42,15 +42,23 @@ from qstash_receiver import (
     VerifiedMessage,
 )
 from qstash_receiver.integration import (
-    Attempt,
+    Answer,
+    Delivery,
     Endpoint,
     Options,
-    Rejection,
-    handler_rejection,
-    rejection_for,
+    answer_for,
+    handler_answer,
 )
 
-from ._asgi import answer, default_receiver, get_message, offload, request_url, verify_body
+from ._asgi import (
+    StatusCapture,
+    answer,
+    default_receiver,
+    get_message,
+    offload,
+    request_url,
+    verify_body,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -65,7 +73,7 @@ __all__ += ["VerifiedMessage", "QStashError", "SignatureError", "ConfigError"]
 class QStashRejected(HTTPException):
     """Raised by the dependency for a delivery it refuses; ``rejection`` is the answer."""
 
-    def __init__(self, rejection: Rejection) -> None:
+    def __init__(self, rejection: Answer) -> None:
         super().__init__(rejection.status, rejection.text, dict(rejection.extra_headers) or None)
         self.rejection = rejection
 
@@ -84,11 +92,11 @@ async def rejection_handler(request: Request, exc: Exception) -> Response:
 async def _refused(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, (NonRetryableError, RetryLater)):
         raise TypeError("handles NonRetryableError and RetryLater only")
-    return answer(handler_rejection(exc))
+    return answer(handler_answer(exc))
 
 
 logger = logging.getLogger("qstash_receiver")
-_ATTEMPT = "qstash_receiver.attempt"  # scope: the guard's attempt, finished by _Finisher
+_DELIVERY = "qstash_receiver.delivery"  # scope: the guard's claim, finished by _Finisher
 _FINISHER = "qstash_receiver.finisher"  # scope: set when install()'s middleware runs
 
 
@@ -102,23 +110,17 @@ class _Finisher:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         scope[_FINISHER] = True
-        started: list[int] = []
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started.append(message["status"])
-            await send(message)
-
+        sending = StatusCapture(send)
         try:
             await self.app(scope, receive, sending)
         except BaseException:
-            attempt = scope.pop(_ATTEMPT, None)
-            if isinstance(attempt, Attempt):
-                await offload(attempt.release)
+            delivery = scope.pop(_DELIVERY, None)
+            if isinstance(delivery, Delivery):
+                await offload(delivery.release)
             raise
-        attempt = scope.pop(_ATTEMPT, None)
-        if isinstance(attempt, Attempt):
-            await offload(lambda: attempt.finish(started[0] if started else None))
+        delivery = scope.pop(_DELIVERY, None)
+        if isinstance(delivery, Delivery):
+            await offload(lambda: delivery.finish(sending.status))
         return None
 
 
@@ -169,19 +171,19 @@ class QStashVerifier:
 
     async def __call__(self, request: Request) -> VerifiedMessage:
         result = await verify_body(request, self._endpoint)
-        if isinstance(result, Rejection):
+        if isinstance(result, Answer):
             raise QStashRejected(result)
-        if self._endpoint.options.dedupe is not None and _ATTEMPT not in request.scope:
+        if self._endpoint.options.dedupe is not None and _DELIVERY not in request.scope:
             if not request.scope.get(_FINISHER):  # nothing would finish the claim
                 error = ConfigError("QStashVerifier(dedupe=...) needs install(app)")
                 logging.getLogger("qstash_receiver").error(
                     "QStash delivery answered 500: %s", error
                 )
-                raise QStashRejected(rejection_for(error))
-            attempt = await offload(lambda: self._endpoint.begin(result))
-            if isinstance(attempt, Rejection):
-                raise QStashRejected(attempt)
-            request.scope[_ATTEMPT] = attempt
+                raise QStashRejected(answer_for(error))
+            delivery = await offload(lambda: self._endpoint.claim(result))
+            if isinstance(delivery, Answer):
+                raise QStashRejected(delivery)
+            request.scope[_DELIVERY] = delivery
         return result
 
 

@@ -22,16 +22,25 @@ from qstash_receiver.integration import missing_extra
 
 try:
     from starlette.concurrency import run_in_threadpool
-    from starlette.requests import ClientDisconnect, Request
+    from starlette.requests import Request
     from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 except ModuleNotFoundError as error:
     raise missing_extra(error, "starlette") from None
 
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
+from qstash_receiver.answers import CLIENT_GONE
 from qstash_receiver.integration import Endpoint, Options
 
-from ._asgi import MESSAGE_SCOPE_KEY, default_receiver, deliver, get_message, request_url
+from ._asgi import (
+    MESSAGE_SCOPE_KEY,
+    StatusCapture,
+    answer,
+    default_receiver,
+    deliver,
+    get_message,
+    request_url,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -98,12 +107,7 @@ class QStashMiddleware:
         if scope["type"] != "http" or not self._covers(scope):
             return await self.app(scope, receive, send)
 
-        started: list[int] = []  # the app's answer status, for the duplicate guard
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started.append(message["status"])
-            await send(message)
+        sending = StatusCapture(send)  # the app's answer status, for the duplicate guard
 
         async def run(message: VerifiedMessage) -> None:
             replayed = False
@@ -118,12 +122,9 @@ class QStashMiddleware:
             await self.app(scope, replay, sending)
 
         def status() -> int | None:
-            return started[0] if started else None
+            return sending.status
 
-        try:
-            response = await deliver(self._endpoint, Request(scope, receive), run, status)
-        except ClientDisconnect:
-            return None  # the client left: nobody to answer
+        response = await deliver(self._endpoint, Request(scope, receive), run, status)
         if response is not None:
             await response(scope, receive, send)
         return None
@@ -140,7 +141,8 @@ def _decorate(view: View[P], endpoint: Endpoint) -> Wrapped[P]:
         request = args[-1] if args else None  # endpoint(request), HTTPEndpoint (self, request)
         if not isinstance(request, Request):
             raise TypeError("verify_qstash decorates Starlette endpoints taking the request")
-        return await deliver(endpoint, request, lambda _: call(*args, **kwargs))
+        answered = await deliver(endpoint, request, lambda _: call(*args, **kwargs))
+        return answered if answered is not None else answer(CLIENT_GONE)
 
     return wrapper
 

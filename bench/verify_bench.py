@@ -132,7 +132,7 @@ def main() -> None:
             cases["qstash", size_name, key_name] = partial(
                 official.verify, signature=token, body=text, url=URL
             )
-        # Rejection of a wrong body vs acceptance: same size, same wrapper, current key.
+        # Answer of a wrong body vs acceptance: same size, same wrapper, current key.
         token = sign(body, key=CURRENT, url=URL, lifetime=lifetime)
         other = sign(b"x" + body[1:], key=CURRENT, url=URL, lifetime=lifetime)
         ours.verify(signature=token, body=body)  # raises if the "accept" case is broken

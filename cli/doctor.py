@@ -9,7 +9,7 @@ from typing import Any
 
 from qstash_receiver import names as E
 from qstash_receiver.config import QStashConfig, SigningKeys, load_config
-from qstash_receiver.errors import ConfigError
+from qstash_receiver.errors import ConfigError, UnknownRegionError
 from qstash_receiver.urlcheck import doctor_line
 
 from ._common import add_env_options, masked, read_env
@@ -109,6 +109,9 @@ def _deliveries(config: QStashConfig) -> None:
         label = f"Upstash-Region: {header}" if header else "no Upstash-Region header"
         try:
             keys = config.keys_for(header)
+        except UnknownRegionError:
+            _line(label, "nothing: answered 401 (no region to pick keys by, no default pair)")
+            continue
         except ConfigError:
             _line(label, "nothing: answered 500 (no signing keys)")
             continue

@@ -11,7 +11,7 @@ import shlex
 from typing import Any
 
 from qstash_receiver.config import load_config
-from qstash_receiver.testing import DEFAULT_LIFETIME, signed_headers
+from qstash_receiver.token import DEFAULT_LIFETIME, signed_headers
 
 from ._common import CliError, add_body_options, add_env_options, read_body, read_env, region_arg
 

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from qstash_receiver import names as N
+from qstash_receiver.answers import Answer, answer_for
 from qstash_receiver.config import load_config
-from qstash_receiver.errors import ConfigError, InvalidSignatureError, SignatureError
+from qstash_receiver.errors import ConfigError, InvalidSignatureError, QStashError, SignatureError
 from qstash_receiver.headers import Headers
 from qstash_receiver.message import VerifiedMessage
-from qstash_receiver.request import check_request
-from qstash_receiver.verify import MAX_CLOCK_TOLERANCE, Receiver, check_tolerance
+from qstash_receiver.token import MAX_CLOCK_TOLERANCE, validate_tolerance
+from qstash_receiver.verify import Receiver
 
 from ._common import CliError, add_body_options, add_env_options, read_body, read_env, region_arg
 
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         CliError, ConfigError: bad input or an invalid environment (exit 2).
     """
     try:
-        check_tolerance(args.tolerance)
+        validate_tolerance(args.tolerance)
     except ValueError as error:
         raise CliError(
             f"--tolerance must be a number of seconds from 0 to {MAX_CLOCK_TOLERANCE} (one day), "
@@ -104,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
     headers = _headers(args)
     receiver = _receiver(args)
     body = read_body(args.file, args.data)
-    result = check_request(receiver, headers, body, url=args.url, clock_tolerance=args.tolerance)
+    try:
+        result: VerifiedMessage | Answer = receiver.verify_request(
+            headers, body, url=args.url, clock_tolerance=args.tolerance
+        )
+    except QStashError as error:
+        result = answer_for(error)
     if isinstance(result, VerifiedMessage):
         which = result.key_region or result.key_source
         print(f"OK: verified with {which} keys ({result.key_used} key)")

@@ -8,7 +8,7 @@ Public API::
     message = receiver.verify(signature=sig, body=raw_body, upstash_region=region)
 
 Adapters for each platform live in ``qstash_receiver.adapters``; what they share with the
-core is in :mod:`qstash_receiver.integration`.
+core (the delivery lifecycle) is in :mod:`qstash_receiver.integration`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .errors import (
     BodyMismatchError,
     CallbackError,
     ConfigError,
+    DuplicateHeaderError,
     DuplicateSignatureError,
     ExpiredError,
     InProgressError,
@@ -35,6 +36,7 @@ from .errors import (
     RetryLater,
     SignatureError,
     StoreUnavailableError,
+    UnknownRegionError,
     UnsupportedAlgorithmError,
     UrlMismatchError,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "SignatureError",
     "MissingSignatureError",
     "DuplicateSignatureError",
+    "DuplicateHeaderError",
     "MalformedSignatureError",
     "UnsupportedAlgorithmError",
     "InvalidSignatureError",
@@ -69,6 +72,7 @@ __all__ = [
     "BodyMismatchError",
     "MalformedBodyError",
     "UrlMismatchError",
+    "UnknownRegionError",
     # duplicate-delivery guard and callbacks
     "InProgressError",
     "StoreUnavailableError",

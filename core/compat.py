@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .errors import SignatureError
 from .message import VerifiedMessage
-from .verify import Body
+from .token import Body
 from .verify import Receiver as _Receiver
 
 try:

@@ -1,5 +1,10 @@
 """Configuration resolver: a pure function of an environment mapping.
 
+It resolves the signing keys (each pair a :class:`~qstash_receiver.keys.SigningKeys`), the
+publishing credentials (:class:`Outgoing`), dev mode and the cloud runtime; the policy on
+published keys is :mod:`qstash_receiver.public_keys`, framework settings are laid over the
+environment by :mod:`qstash_receiver.sources`.
+
 The precedence rules here follow @upstash/qstash >= 2.9 (docs/configuration.md); the
 differences are listed in docs/differences.md (published keys are refused on a cloud runtime).
 """
@@ -8,13 +13,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 from . import names as E
-from .errors import ConfigError
+from .errors import ConfigError, UnknownRegionError
+from .keys import (
+    REGION_HEADER_FALLBACK,
+    ConfigWarning,
+    KeySource,
+    SigningKeys,
+    region_keys_fallback,
+)
 from .names import Region, normalize_region
+from .public_keys import refuse_public_keys
 from .secret import Secret
 
 _LOGGER = logging.getLogger("qstash_receiver")
@@ -22,61 +34,12 @@ _LOGGER = logging.getLogger("qstash_receiver")
 __all__ = [
     "REGION_HEADER_FALLBACK",
     "ConfigWarning",
+    "KeySource",
     "Outgoing",
     "QStashConfig",
     "SigningKeys",
     "load_config",
-    "overlay_settings",
 ]
-
-KeySource = Literal["dev", "explicit", "region", "default"]
-
-
-@dataclass(frozen=True)
-class ConfigWarning:
-    """A resolver finding: a stable ``code`` for tools (Django checks, ``doctor``) and its text.
-
-    :func:`load_config` only returns them (``QStashConfig.warnings``); whoever uses the
-    configuration logs them: a :class:`~qstash_receiver.Receiver` once, on first use.
-    """
-
-    text: str
-    code: str
-
-    def __str__(self) -> str:
-        return self.text
-
-
-#: Per-request fallbacks in migration mode (logged once per receiver, see Receiver).
-REGION_HEADER_FALLBACK = ConfigWarning(
-    "migration mode: Upstash-Region header missing or invalid; "
-    "falling back to QSTASH_CURRENT/NEXT_SIGNING_KEY",
-    "region_header_fallback",
-)
-
-
-def region_keys_fallback(region: Region) -> ConfigWarning:
-    """The warning for a delivery from ``region`` when that region has no complete key pair."""
-    return ConfigWarning(
-        f"migration mode: no complete signing key pair for {region}; "
-        "falling back to QSTASH_CURRENT/NEXT_SIGNING_KEY",
-        "region_keys_fallback",
-    )
-
-
-@dataclass(frozen=True)
-class SigningKeys:
-    """A current/next signing key pair and where it came from."""
-
-    current: Secret
-    next: Secret
-    source: KeySource
-    region: Region | None = None
-
-    @property
-    def label(self) -> str:
-        """Human-readable origin, e.g. ``US_EAST_1 keys`` or ``default keys``."""
-        return f"{self.region} keys" if self.region else f"{self.source} keys"
 
 
 @dataclass(frozen=True)
@@ -144,7 +107,10 @@ class QStashConfig:
         """:meth:`keys_for`, plus the warning of a migration-mode fallback (else ``None``).
 
         Raises:
-            ConfigError: no usable signing keys (answered with a retryable 500).
+            UnknownRegionError: migration mode, no default pair to fall back to, and the
+                header names no region (missing or unknown): not a genuine delivery (401).
+            ConfigError: no usable signing keys for a delivery that could be genuine
+                (answered with a retryable 500); the text says what is missing.
         """
         if self.fixed_keys is not None:
             return self.fixed_keys, None
@@ -159,6 +125,15 @@ class QStashConfig:
                 fallback = region_keys_fallback(region)
         if self.default_keys is not None:
             return self.default_keys, fallback
+        if fallback is REGION_HEADER_FALLBACK and self.region_keys:
+            # QStash always names its region: a request without one is not a delivery.
+            raise UnknownRegionError()
+        if fallback is not None and self.region_keys:
+            raise ConfigError(
+                f"migration mode: no signing keys for {normalize_region(upstash_region)} and no "
+                "QSTASH_CURRENT/NEXT_SIGNING_KEY pair to fall back to: set that region's "
+                "_QSTASH_CURRENT_SIGNING_KEY and _QSTASH_NEXT_SIGNING_KEY"
+            )
         raise ConfigError(
             "no signing keys configured: set QSTASH_CURRENT_SIGNING_KEY and "
             "QSTASH_NEXT_SIGNING_KEY (or the region-prefixed pair with QSTASH_REGION)"
@@ -262,56 +237,6 @@ def _outgoing(
     return Outgoing(final_url, token_secret, "default", warnings=tuple(warnings))
 
 
-def _refuse_public_keys(
-    cloud: str | None,
-    fixed: SigningKeys | None,
-    region_keys: Mapping[Region, SigningKeys],
-    default_keys: SigningKeys | None,
-) -> None:
-    """On a cloud runtime, refuse published keys configured as signing keys, as dev mode is.
-
-    Anyone can sign with the QStash dev server's keys and with the README's demo keys
-    (``qstash_receiver.testing.DEMO_KEYS``); the error names the variable, never the key.
-    """
-    if cloud is None:
-        return
-    from .testing import DEMO_KEYS  # here: testing imports the verifier, which imports this
-
-    public = {E.DEV_CURRENT_SIGNING_KEY, E.DEV_NEXT_SIGNING_KEY}
-    public.update(key for pair in DEMO_KEYS.values() for key in pair)
-    current, nxt = E.QSTASH_CURRENT_SIGNING_KEY, E.QSTASH_NEXT_SIGNING_KEY
-    slots: list[tuple[str, Secret]] = []
-    if fixed is not None and fixed.source == "explicit":
-        slots += [("current_signing_key", fixed.current), ("next_signing_key", fixed.next)]
-    for region, pair in region_keys.items():
-        slots += [(E.regional(region, current), pair.current), (E.regional(region, nxt), pair.next)]
-    if default_keys is not None:
-        slots += [(current, default_keys.current), (nxt, default_keys.next)]
-    for name, key in slots:
-        if key.reveal() in public:
-            raise ConfigError(
-                f"{name} holds a published signing key (the QStash dev server's or a demo key): "
-                f"refused on {cloud}, where anyone could sign deliveries with it"
-            )
-
-
-def overlay_settings(
-    lookup: Callable[[str], object], environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """``environ`` (default ``os.environ``) overlaid with framework settings of the same names.
-
-    ``lookup(name)`` returns a setting or ``None`` (absent: the environment variable stays).
-    Booleans become ``true``/``false`` (``QSTASH_DEV = True``); other values ``str()``. The
-    result is what :func:`load_config` should see, so the resolution rules stay there.
-    """
-    merged = dict(os.environ if environ is None else environ)
-    for name in E.CONFIG_NAMES:
-        value = lookup(name)
-        if value is not None:
-            merged[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return merged
-
-
 def load_config(
     env: Mapping[str, str] | None = None,
     *,
@@ -393,7 +318,7 @@ def load_config(
                 )
             )
     default_keys = _pair(source, None, warnings)
-    _refuse_public_keys(cloud, fixed, region_keys, default_keys)
+    refuse_public_keys(cloud, fixed, region_keys, default_keys)
     if not (fixed or region_keys or default_keys):
         warnings.append(
             ConfigWarning(

@@ -17,6 +17,7 @@ __all__ = [
     "BodyMismatchError",
     "CallbackError",
     "ConfigError",
+    "DuplicateHeaderError",
     "DuplicateSignatureError",
     "ExpiredError",
     "InProgressError",
@@ -33,6 +34,7 @@ __all__ = [
     "RetryLater",
     "SignatureError",
     "StoreUnavailableError",
+    "UnknownRegionError",
     "UnsupportedAlgorithmError",
     "UrlMismatchError",
 ]
@@ -104,6 +106,31 @@ class DuplicateSignatureError(SignatureError):
 
     reason = "duplicate_signature"
     message = "the Upstash-Signature header appears more than once"
+
+
+class DuplicateHeaderError(SignatureError):
+    """A delivery header QStash sends once came twice (or joined into one value by the server).
+
+    ``header`` names it (``upstash-region``, ``upstash-message-id``, ``upstash-retried``): with
+    two values the delivery would be read one way by one platform and another by the next.
+    """
+
+    reason = "duplicate_header"
+    message = "a delivery header QStash sends once appears more than once"
+
+    def __init__(self, header: str) -> None:
+        super().__init__(f"the {header} header appears more than once")
+        self.header = header
+
+
+class UnknownRegionError(SignatureError):
+    """Migration mode, no default key pair, and the delivery names no region QStash runs in.
+
+    QStash always sends ``Upstash-Region``; a request without a valid one is not a delivery.
+    """
+
+    reason = "unknown_region"
+    message = "the Upstash-Region header is missing or names no QStash region"
 
 
 class MalformedSignatureError(SignatureError):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-__all__ = ["HeaderInput", "Headers"]
+__all__ = [
+    "HeaderInput",
+    "Headers",
+    "decimal",
+]
 
 HeaderInput = (
     Mapping[str, str]
@@ -55,6 +59,16 @@ def _byte_pairs(pairs: list[object]) -> dict[str, str] | None:
         return None
     first = dict(zip(keys, texts, strict=True))
     return first if len(first) == len(pairs) else None
+
+
+def decimal(value: object) -> int | None:
+    """A header's non-negative decimal number (``Content-Length``, ``Upstash-Retried``), else
+    ``None``: ASCII digits only, as HTTP writes them (no sign, ``_``, spaces or other digits)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 class Headers(Mapping[str, str]):
@@ -175,6 +189,10 @@ class Headers(Mapping[str, str]):
         first = view._first.pop(key, None)
         more = view._more.pop(key, None)
         return view, more if more is not None else [] if first is None else [first]
+
+    def repeated(self, name: str) -> bool:
+        """Whether ``name`` (lower-case) came more than once (as separate headers)."""
+        return name in self._more
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in arrival order (empty list when absent)."""

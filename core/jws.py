@@ -26,6 +26,7 @@ __all__ = [
     "b64url",
     "b64url_decode",
     "decode_segment",
+    "encode_hs256",
     "verify_hs256",
 ]
 
@@ -123,13 +124,28 @@ def _check_header(segment: str) -> None:
         raise MalformedSignatureError()
 
 
+_COMPACT = (",", ":")
+# Every token this library makes carries the same header, as QStash's do.
+_HEADER_SEGMENT = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=_COMPACT).encode())
+
+
+def encode_hs256(payload: dict[str, Any], key: str) -> str:
+    """A compact HS256 JWS of ``payload`` (compact JSON), signed with ``key`` (UTF-8)."""
+    body = b64url(json.dumps(payload, separators=_COMPACT).encode())
+    signing_input = f"{_HEADER_SEGMENT}.{body}"
+    mac = hmac.digest(key.encode("utf-8"), signing_input.encode("ascii"), "sha256")
+    return f"{signing_input}.{b64url(mac)}"
+
+
 def verify_hs256(token: str, current: bytes, next_: bytes) -> tuple[dict[str, Any], KeyUsed]:
     """Check the structure, the algorithm and the HMAC of ``token``; return its claims.
 
     The next key is tried only when the signature does not match the current key.
 
     Raises:
-        MalformedSignatureError, UnsupportedAlgorithmError, InvalidSignatureError.
+        MalformedSignatureError: not a compact JWS of three base64url JSON segments.
+        UnsupportedAlgorithmError: an ``alg`` other than HS256.
+        InvalidSignatureError: the HMAC matches neither key.
     """
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise MalformedSignatureError()

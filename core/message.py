@@ -8,10 +8,10 @@ from types import MappingProxyType
 from typing import Any
 
 from . import names as N
-from .config import KeySource
-from .headers import Headers
+from .headers import Headers, decimal
 from .jws import KeyUsed
-from .names import Region
+from .keys import KeySource, SigningKeys
+from .names import Region, normalize_region
 
 __all__ = ["VerifiedMessage"]
 
@@ -95,6 +95,35 @@ class VerifiedMessage:
         self._topic_name = topic_name
         self._caller_ip = caller_ip
         self._headers = _NO_HEADERS if headers is None else headers
+
+    @classmethod
+    def of_delivery(
+        cls,
+        body: bytes,
+        claims: dict[str, Any],
+        keys: SigningKeys,
+        used: KeyUsed,
+        upstash_region: str | None,
+        headers: Headers | None = None,
+    ) -> VerifiedMessage:
+        """The message of a verified delivery; with ``headers``, its delivery fields too."""
+        region = normalize_region(upstash_region)
+        if headers is None:
+            return cls(body, claims, keys.source, keys.region, used, region)
+        return cls(
+            body,
+            claims,
+            keys.source,
+            keys.region,
+            used,
+            region,
+            headers.first(N.MESSAGE_ID_HEADER),
+            decimal(headers.first(N.RETRIED_HEADER)),
+            headers.first(N.SCHEDULE_ID_HEADER),
+            headers.first(N.TOPIC_NAME_HEADER),
+            headers.first(N.CALLER_IP_HEADER),
+            headers,
+        )
 
     @property
     def body(self) -> bytes:

@@ -137,3 +137,10 @@ TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
 NON_RETRYABLE_HEADER: Final = "Upstash-NonRetryable-Error"
 #: Seconds (or a date) until QStash's next attempt.
 RETRY_AFTER_HEADER: Final = "Retry-After"
+
+#: QStash's largest message on pay-as-you-go plans (10 MB): the default body limit of every
+#: endpoint, and the stand-in's.
+MAX_MESSAGE_BYTES: Final = 10 * 1024 * 1024
+#: Characters of a URL path kept as they are when it is rebuilt from its decoded form (RFC 3986
+#: pchar, plus "/" and "%"), so that the rebuilt URL matches the signed one.
+PATH_SAFE: Final = "/!$&'()*+,;=:@%"

@@ -1,126 +1,58 @@
-"""``Receiver``: verify one QStash signature against the keys resolved for its region."""
+"""``Receiver``: verify one QStash delivery against the keys resolved for its region.
+
+:meth:`Receiver.verify` takes the signature and body (the official SDK's call);
+:meth:`Receiver.verify_request` takes a whole request's headers, which is what adapters use.
+Both go through one path: keys for the region, the token, its claims, the body hash, the URL.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import math
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from . import names as N
-from .config import ConfigWarning, QStashConfig, SigningKeys, load_config
+from .config import QStashConfig, load_config
 from .errors import (
     BodyMismatchError,
     ConfigError,
-    ExpiredError,
-    InvalidClaimsError,
-    InvalidIssuerError,
-    MalformedBodyError,
+    DuplicateHeaderError,
+    DuplicateSignatureError,
     MissingSignatureError,
-    NotYetValidError,
     UrlMismatchError,
 )
-from .headers import Headers
-from .jws import KeyUsed, b64url, verify_hs256
+from .headers import HeaderInput, Headers
+from .jws import verify_hs256
+from .keys import ConfigWarning
 from .message import VerifiedMessage
-from .names import normalize_region
+from .sources import ConfigSource
+from .token import Body, body_hash, check_claims, raw_body, validate_tolerance
 
-__all__ = ["MAX_CLOCK_TOLERANCE", "Body", "Receiver", "body_hash", "check_tolerance", "raw_body"]
+__all__ = ["Receiver"]
 
 logger = logging.getLogger("qstash_receiver")
 
-ISSUER = "Upstash"
-
-Body = bytes | bytearray | memoryview | str
-
-
-def body_hash(body: Body) -> str:
-    """Unpadded base64url SHA-256 of the raw body (``str`` is hashed as UTF-8)."""
-    raw = body if isinstance(body, bytes) else raw_body(body)
-    return b64url(hashlib.sha256(raw).digest())
+# Delivery headers QStash sends once. Two of them (two headers, or one that a WSGI server
+# joined with ", ") would be read differently by different platforms: refused everywhere.
+_SENT_ONCE = (N.REGION_HEADER, N.MESSAGE_ID_HEADER, N.RETRIED_HEADER)
 
 
-#: The largest ``clock_tolerance`` accepted, in seconds: one day. QStash tokens live 5 minutes
-#: by default; a tolerance on that scale covers any real clock skew, while a larger one keeps an
-#: expired or not-yet-valid token valid for longer than a day, so ``exp`` stops meaning anything.
-MAX_CLOCK_TOLERANCE = 86_400
-
-
-def check_tolerance(clock_tolerance: float) -> None:
-    """Refuse a tolerance that would weaken the time checks.
-
-    Accepted: an ``int`` or ``float`` from 0 to :data:`MAX_CLOCK_TOLERANCE` (one day) seconds.
-
-    Raises:
-        TypeError: not an ``int`` or ``float`` (a ``bool`` included).
-        ValueError: negative, NaN (every comparison with NaN is false, which would pass every
-            time check), infinite (no token would ever expire) or over one day.
-    """
-    if isinstance(clock_tolerance, bool) or not isinstance(clock_tolerance, (int, float)):
-        raise TypeError("clock_tolerance must be a number of seconds (int or float)")
-    if not 0 <= clock_tolerance <= MAX_CLOCK_TOLERANCE:  # False for NaN too
-        raise ValueError(
-            f"clock_tolerance must be a number of seconds from 0 to {MAX_CLOCK_TOLERANCE} "
-            "(one day), not NaN or infinite"
-        )
-
-
-def _number(claims: Mapping[str, Any], name: str) -> float:
-    value = claims.get(name)
-    if type(value) is int:  # what QStash sends: the one cheap test
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidClaimsError(name)
-    # Only floats can be non-finite (JSON 1e400); math.isfinite() overflows on huge ints.
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidClaimsError(name)
-    return value
-
-
-def check_claims(claims: Mapping[str, Any], now: float, tolerance: float) -> None:
-    """Types, issuer and time window of verified claims (pyjwt's comparison rules)."""
-    exp, nbf, iat = _number(claims, "exp"), _number(claims, "nbf"), _number(claims, "iat")
-    for name in ("sub", "body"):
-        if not isinstance(claims.get(name), str):
-            raise InvalidClaimsError(name)
-    if not isinstance(claims.get("jti", ""), str):
-        raise InvalidClaimsError("jti")
-    if claims.get("aud"):  # QStash sets no audience; PyJWT (the Python SDK) refuses one too
-        raise InvalidClaimsError("aud")
-    if claims.get("iss") != ISSUER:
-        raise InvalidIssuerError()
-    if exp <= now - tolerance:
-        raise ExpiredError()
-    if nbf > now + tolerance:
-        raise NotYetValidError("nbf")
-    if iat > now + tolerance:
-        raise NotYetValidError("iat")
-
-
-#: What the shared verification path yields: the claims, the keys that matched, which one.
-Verified = tuple[dict[str, Any], SigningKeys, KeyUsed]
-
-
-def raw_body(body: object) -> bytes:
-    """The bytes of a request body as hashed: ``str`` as UTF-8, byte-like objects as they are.
-
-    Raises:
-        MalformedBodyError: a ``str`` that is not encodable (a lone surrogate) or a value
-            that is not a body at all (``None``, a number).
-    """
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        try:
-            return body.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise MalformedBodyError() from err
-    if isinstance(body, (bytearray, memoryview)):
-        return bytes(body)
-    raise MalformedBodyError()
+def _headers_and_signature(source: HeaderInput) -> tuple[Headers, str]:
+    try:
+        view, signatures = Headers.split(source, N.SIGNATURE_HEADER)
+    except TypeError:  # not a mapping nor pairs at all: a request without headers
+        view, signatures = Headers(), []
+    for name in _SENT_ONCE:
+        value = view.first(name)
+        if value is not None and ("," in value or view.repeated(name)):
+            raise DuplicateHeaderError(name)
+    signature = signatures[0].strip() if signatures else ""
+    if not signature:
+        raise MissingSignatureError()
+    if len(signatures) > 1 or "," in signature:
+        raise DuplicateSignatureError()
+    return view, signature
 
 
 class Receiver:
@@ -130,20 +62,25 @@ class Receiver:
         current_signing_key: with ``next_signing_key``, keys to use for every request
             (dev mode, ``QSTASH_DEV``, still takes precedence as in the official SDKs).
         next_signing_key: tried only when the signature does not match the current key.
-        config: a :class:`QStashConfig` from :func:`load_config`; keys are then chosen per
-            request from the ``Upstash-Region`` header (migration mode).
+        config: a :class:`~qstash_receiver.QStashConfig` from
+            :func:`~qstash_receiver.load_config`; keys are then chosen per request from the
+            ``Upstash-Region`` header (migration mode).
+        source: a function returning the configuration (:mod:`qstash_receiver.sources`):
+            called on first use and kept, or on every use when it has ``refresh = True``.
         clock: seconds since the epoch; injectable for tests.
 
-    With neither keys nor ``config``, the configuration is read from the process environment
-    (``load_config()``) on first use, so a bad environment surfaces per request (500) rather
-    than as an import-time crash. The configuration's warnings about receiving, and each
-    migration-mode fallback, are logged once per receiver (logger ``qstash_receiver``).
+    With none of keys, ``config`` and ``source``, the configuration is read from the process
+    environment (``load_config()``) on first use, so a bad environment surfaces per request
+    (500) rather than as an import-time crash. Each configuration's warnings about receiving,
+    and each migration-mode fallback, are logged once per receiver (logger
+    ``qstash_receiver``).
 
     Raises:
-        ConfigError: keys and ``config`` are both given, or only one key is given.
+        ConfigError: more than one of keys, ``config`` and ``source`` is given, or only one
+            key is given.
     """
 
-    __slots__ = ("_clock", "_config", "_keys", "_logged")
+    __slots__ = ("_clock", "_config", "_logged", "_refresh", "_source")
 
     def __init__(
         self,
@@ -151,36 +88,60 @@ class Receiver:
         next_signing_key: str | None = None,
         *,
         config: QStashConfig | None = None,
+        source: ConfigSource | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if (current_signing_key is None) != (next_signing_key is None):
             raise ConfigError("pass both current_signing_key and next_signing_key, or neither")
-        if config is not None and current_signing_key is not None:
-            raise ConfigError("pass signing keys or a config, not both")
-        self._keys = (current_signing_key, next_signing_key)
-        self._config = config
+        given = (current_signing_key is not None) + (config is not None) + (source is not None)
+        if given > 1:
+            raise ConfigError("pass signing keys, a config or a source: one, not both")
+        if config is not None:
+            fixed = config
+
+            def source() -> QStashConfig:
+                return fixed
+
+        elif source is None:
+            current, nxt = current_signing_key, next_signing_key
+
+            def source() -> QStashConfig:
+                return load_config(current_signing_key=current, next_signing_key=nxt)
+
+        self._source = source
+        self._refresh = bool(getattr(source, "refresh", False))
+        self._config: QStashConfig | None = None  # resolved, and its warnings logged, on first use
         self._clock = clock
         self._logged: set[ConfigWarning] = set()
 
-    def _load(self) -> QStashConfig:
-        current, nxt = self._keys
-        return load_config(current_signing_key=current, next_signing_key=nxt)
+    def _use(self, config: QStashConfig) -> QStashConfig:
+        self._config = config
+        for warning in config.receive_warnings:
+            self._warn(warning)
+        return config
 
     @property
     def config(self) -> QStashConfig:
-        """The configuration in use, resolved on first access when not given.
+        """The configuration in use, resolved on first access (on each, for a refreshing
+        source).
 
         Raises:
-            ConfigError: the environment is invalid (see :func:`load_config`).
+            ConfigError: the configuration cannot be resolved (see
+                :func:`~qstash_receiver.load_config`, or the source's own errors).
         """
         config = self._config
-        if config is None:
-            config = self._config = self._load()
-        if not self._logged:  # first use: the configuration's own warnings, once
-            self._logged.add(_CONFIG_LOGGED)
-            for warning in config.receive_warnings:
-                self._warn(warning)
+        if config is None or self._refresh:
+            fresh = self._source()
+            if fresh is not config:
+                config = self._use(fresh)
         return config
+
+    def reset(self) -> None:
+        """Resolve the configuration again on the next delivery (settings changed).
+
+        A receiver built with a fixed ``config`` keeps it.
+        """
+        self._config = None
 
     def _warn(self, warning: ConfigWarning) -> None:
         if warning not in self._logged:
@@ -188,18 +149,18 @@ class Receiver:
             logger.warning("%s", warning.text)
 
     def __repr__(self) -> str:
-        state = "explicit keys" if self._keys[0] is not None else "configured"
-        return f"Receiver({state})"
+        return f"{type(self).__name__}()"
 
-    def _verified(
+    def _message(
         self,
         signature: str,
         body: bytes,
         url: str | None,
         clock_tolerance: float,
         upstash_region: str | None,
-    ) -> Verified:
-        # The one verification path: Receiver.verify and the request check both come here.
+        headers: Headers | None,
+    ) -> VerifiedMessage:
+        # The one verification path: verify() and verify_request() both come here.
         keys, fallback = self.config.select_keys(upstash_region)
         if fallback is not None:
             self._warn(fallback)
@@ -210,7 +171,7 @@ class Receiver:
             raise BodyMismatchError()
         if url is not None and claims["sub"] != url:
             raise UrlMismatchError()
-        return claims, keys, used
+        return VerifiedMessage.of_delivery(body, claims, keys, used, upstash_region, headers)
 
     def verify(
         self,
@@ -221,7 +182,7 @@ class Receiver:
         clock_tolerance: float = 0,
         upstash_region: str | None = None,
     ) -> VerifiedMessage:
-        """Verify one delivery and return it as a :class:`VerifiedMessage`.
+        """Verify one delivery and return it as a :class:`~qstash_receiver.VerifiedMessage`.
 
         Args:
             signature: the ``Upstash-Signature`` header.
@@ -237,46 +198,32 @@ class Receiver:
         """
         if not signature or not isinstance(signature, str):
             raise MissingSignatureError()
-        check_tolerance(clock_tolerance)
+        validate_tolerance(clock_tolerance)
         raw = raw_body(body)
-        verified = self._verified(signature, raw, url, clock_tolerance, upstash_region)
-        return message_of(raw, verified, upstash_region)
+        return self._message(signature, raw, url, clock_tolerance, upstash_region, None)
 
+    def verify_request(
+        self,
+        headers: HeaderInput,
+        body: object,
+        *,
+        url: str | None = None,
+        clock_tolerance: float = 0,
+    ) -> VerifiedMessage:
+        """Verify one request given all its headers and its RAW body.
 
-def message_of(
-    raw: bytes,
-    verified: Verified,
-    upstash_region: str | None,
-    headers: Headers | None = None,
-) -> VerifiedMessage:
-    """The one place a :class:`VerifiedMessage` is built; with ``headers`` the delivery
-    fields are filled from them."""
-    claims, keys, used = verified
-    region = normalize_region(upstash_region)
-    if headers is None:
-        return VerifiedMessage(raw, claims, keys.source, keys.region, used, region)
-    return VerifiedMessage(
-        raw,
-        claims,
-        keys.source,
-        keys.region,
-        used,
-        region,
-        headers.first(N.MESSAGE_ID_HEADER),
-        _int_or_none(headers.first(N.RETRIED_HEADER)),
-        headers.first(N.SCHEDULE_ID_HEADER),
-        headers.first(N.TOPIC_NAME_HEADER),
-        headers.first(N.CALLER_IP_HEADER),
-        headers,
-    )
+        The message's delivery fields (message id, retries, schedule, ...) and
+        ``headers`` (without the signature) are filled from ``headers``. ``clock_tolerance``
+        is taken as validated (see :func:`~qstash_receiver.token.validate_tolerance`).
 
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-# Marks "the configuration's own warnings were logged" in Receiver._logged.
-_CONFIG_LOGGED = ConfigWarning("", "")
+        Raises:
+            SignatureError: a subclass naming the failed check, including a missing or
+                repeated signature and a repeated ``Upstash-Region``, ``Upstash-Message-Id``
+                or ``Upstash-Retried``.
+            MalformedBodyError: ``body`` is not bytes or text.
+            ConfigError: no usable signing keys.
+        """
+        view, signature = _headers_and_signature(headers)
+        raw = raw_body(body)
+        region = view.first(N.REGION_HEADER)
+        return self._message(signature, raw, url, clock_tolerance, region, view)

@@ -26,7 +26,7 @@ from mypy_boto3_secretsmanager import SecretsManagerClient
 from mypy_boto3_ssm import SSMClient
 from qstash_demo.services import free_port, serving
 
-from qstash_receiver import ConfigError, Receiver
+from qstash_receiver import ConfigError, Receiver, load_config
 from qstash_receiver.adapters.aws_lambda import (
     KeyFetchError,
     StoredKeysReceiver,
@@ -120,6 +120,39 @@ def test_secret_values_are_laid_over_the_environment(secrets: SecretsManagerClie
     receiver = StoredKeysReceiver.from_secret(name, client=secrets, env=env)
     assert deliver(receiver, EU)["statusCode"] == 200
     assert receiver.config.migration_mode
+
+
+def warnings_logged(receiver: Receiver, caplog: pytest.LogCaptureFixture) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="qstash_receiver"):
+        deliver(receiver, US)
+        deliver(receiver, US)  # once per receiver, not per delivery
+    return [r.getMessage() for r in caplog.records if r.name == "qstash_receiver"]
+
+
+@pytest.mark.parametrize("store", ["secret", "parameter"])
+def test_stored_keys_log_the_same_configuration_warnings_as_receiver(
+    store: str,
+    secrets: SecretsManagerClient,
+    ssm: SSMClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Region-prefixed keys without QSTASH_REGION: the same warning through every source
+    (the Secrets Manager / SSM receiver logged nothing before)."""
+    values = {k: v for k, v in STORED.items() if k != "QSTASH_REGION"}
+    values |= {"QSTASH_CURRENT_SIGNING_KEY": DEMO_KEYS[US][0]}
+    values |= {"QSTASH_NEXT_SIGNING_KEY": DEMO_KEYS[US][1]}
+    name = unique("/qstash/warn")
+    stored: Receiver
+    if store == "secret":
+        secrets.create_secret(Name=name, SecretString=json.dumps(values))
+        stored = StoredKeysReceiver.from_secret(name, client=secrets, env={})
+    else:
+        ssm.put_parameter(Name=name, Value=json.dumps(values), Type="SecureString")
+        stored = StoredKeysReceiver.from_parameter(name, client=ssm, env={})
+    from_env = warnings_logged(Receiver(config=load_config(values)), caplog)
+    assert any("region-prefixed keys are ignored" in text for text in from_env)
+    assert warnings_logged(stored, caplog) == from_env
 
 
 @pytest.mark.parametrize("kind", ["SecureString", "String"])

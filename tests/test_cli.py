@@ -58,7 +58,7 @@ def test_doctor_migration_mode(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     lines = out.splitlines()
     assert any("Upstash-Region: EU-CENTRAL-1" in ln and "EU_CENTRAL_1 keys" in ln for ln in lines)
     assert any("Upstash-Region: US-EAST-1" in ln and "US_EAST_1 keys" in ln for ln in lines)
-    assert any("no Upstash-Region header" in ln and "answered 500" in ln for ln in lines)
+    assert any("no Upstash-Region header" in ln and "answered 401" in ln for ln in lines)
     assert "Warnings (0)" in out
     assert "Result: OK" in out
 

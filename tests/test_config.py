@@ -15,8 +15,16 @@ from typing import Any
 
 import pytest
 
-from qstash_receiver import ConfigError, QStashConfig, Receiver, load_config
-from qstash_receiver.config import ConfigWarning, overlay_settings
+from qstash_receiver import (
+    ConfigError,
+    QStashConfig,
+    QStashError,
+    Receiver,
+    UnknownRegionError,
+    load_config,
+)
+from qstash_receiver.config import ConfigWarning
+from qstash_receiver.sources import overlay_settings
 from qstash_receiver.testing import sign
 
 DEV_CURRENT = "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r"
@@ -66,6 +74,9 @@ class KeyCase:
     warnings: tuple[tuple[str, str], ...] = ()
     #: a fragment of the fallback warning select_keys gives for this header, if any.
     logged: str | None = None
+    #: what keys_for raises when ``expect`` is None.
+    refused: type[QStashError] = ConfigError
+    refused_text: str = "no signing keys configured"
 
 
 def case(id_: str, **kwargs: Any) -> Any:
@@ -243,6 +254,16 @@ KEY_CASES = [
         header=None,
         expect=None,
         logged="Upstash-Region header missing or invalid",
+        refused=UnknownRegionError,
+        refused_text="missing or names no QStash region",
+    ),
+    case(
+        "migration-region-without-keys-no-default-keys",
+        env={"QSTASH_REGION": "US_EAST_1", **US},
+        header="eu-central-1",
+        expect=None,
+        warnings=(("region_keys_missing", "no EU_CENTRAL_1 signing keys"),),
+        refused_text="no signing keys for EU_CENTRAL_1 and no QSTASH_CURRENT/NEXT_SIGNING_KEY",
     ),
     # Region-prefixed keys outside migration mode are ignored (parity), with a warning.
     case(
@@ -313,7 +334,7 @@ def test_incoming_key_resolution(kc: KeyCase, caplog: pytest.LogCaptureFixture) 
     for (_, text), (_, fragment) in zip(got, kc.warnings, strict=True):
         assert fragment in text
     if kc.expect is None:
-        with pytest.raises(ConfigError, match="no signing keys configured"):
+        with pytest.raises(kc.refused, match=kc.refused_text):
             config.keys_for(kc.header)
     else:
         keys, fallback = config.select_keys(kc.header)

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from loopback import QuietHandler, in_thread
 from qstash_demo.services import free_port
+from verdicts import check_request
 
 from qstash_receiver import Receiver, VerifiedMessage, load_config
 from qstash_receiver.cli.dev.server import DevServer, parse_duration
-from qstash_receiver.integration import check_request
 from qstash_receiver.names import Region
 from qstash_receiver.publish import Publisher, PublishError
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 from destination import Answer, Delivery, Destination, destination
+from verdicts import check_request
 
 from qstash_receiver import Receiver, VerifiedMessage, load_config
 from qstash_receiver.cli.dev.answers import parse_retry_after
 from qstash_receiver.cli.dev.server import DELIVER_TWICE, DevServer
-from qstash_receiver.integration import check_request
 from qstash_receiver.testing import DEMO_ENV
 
 TOKEN = DEMO_ENV["US_EAST_1_QSTASH_TOKEN"]

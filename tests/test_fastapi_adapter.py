@@ -106,9 +106,9 @@ def test_without_install_fastapi_answers_the_same_status_and_text_as_json() -> N
 
 def test_rejection_headers_reach_the_answer() -> None:
     from qstash_receiver import RetryLater
-    from qstash_receiver.integration import rejection_for
+    from qstash_receiver.integration import answer_for
 
-    rejection = rejection_for(RetryLater(30))
+    rejection = answer_for(RetryLater(30))
     error = QStashRejected(rejection)
     assert (error.status_code, error.detail, error.headers) == (
         503,

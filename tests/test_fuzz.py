@@ -41,6 +41,7 @@ from fuzzing import (
     seen_by_handler,
     seen_from_json,
 )
+from verdicts import check_request
 
 from qstash_receiver import SignatureError, VerifiedMessage
 from qstash_receiver.adapters import flask as flask_adapter
@@ -52,7 +53,7 @@ from qstash_receiver.adapters.aws_lambda import (
 )
 from qstash_receiver.adapters.aws_lambda.events import to_proxy_event
 from qstash_receiver.adapters.aws_lambda.testing import event_with
-from qstash_receiver.integration import Rejection, check_request
+from qstash_receiver.integration import Answer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lambda"
 SHAPES = ["apigateway_rest", "http_api", "function_url", "alb", "alb_multi_value"]
@@ -99,7 +100,7 @@ def test_fuzz_check_request() -> None:
             headers: Any = headers, limit: int = limit, body: bytes = made.body
         ) -> tuple[int, Seen | None]:
             result = check_request(RECEIVER, headers, body, max_body_bytes=limit)
-            if isinstance(result, Rejection):
+            if isinstance(result, Answer):
                 assert result.status in (401, 413), result
                 return result.status, None
             assert isinstance(result, VerifiedMessage)

@@ -31,6 +31,7 @@ from flask import Blueprint, Flask, Response
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from stores import unreachable_redis
+from verdicts import check_request
 
 from qstash_receiver import (
     NonRetryableError,
@@ -44,7 +45,6 @@ from qstash_receiver.adapters import flask as flask_adapter
 from qstash_receiver.adapters.aws_lambda.middleware import QStashMiddleware
 from qstash_receiver.adapters.aws_lambda.testing import event_with
 from qstash_receiver.dedupe import DedupeStore, MemoryStore, RedisStore, dedupe_key
-from qstash_receiver.integration import check_request
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lambda"

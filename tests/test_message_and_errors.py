@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from verdicts import check_request
 
 import qstash_receiver
 from qstash_receiver import (
@@ -27,7 +28,7 @@ from qstash_receiver import (
     VerifiedMessage,
     load_config,
 )
-from qstash_receiver.integration import Rejection, check_request, rejection_for
+from qstash_receiver.integration import Answer, answer_for
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 URL = "https://example.com/api/qstash"
@@ -153,20 +154,20 @@ def test_each_error_carries_its_status_and_reason(
     error: QStashError, status: int, reason: str
 ) -> None:
     assert (error.status_code, error.reason) == (status, reason)
-    rejection = rejection_for(error)
+    rejection = answer_for(error)
     assert (rejection.status, rejection.reason) == (status, reason)
 
 
 def test_phrases_come_from_http_status_and_489_has_none() -> None:
-    assert Rejection(401, "expired").text == f"401 {HTTPStatus(401).phrase}: expired"
-    assert Rejection(503, "retry_later").text.startswith("503 Service Unavailable")
-    assert Rejection(489, "non_retryable").text == "489 Error: non_retryable"
+    assert Answer(401, "expired").text == f"401 {HTTPStatus(401).phrase}: expired"
+    assert Answer(503, "retry_later").text.startswith("503 Service Unavailable")
+    assert Answer(489, "non_retryable").text == "489 Error: non_retryable"
 
 
 def test_retry_control_answers_carry_their_headers() -> None:
-    non_retryable = rejection_for(NonRetryableError("gone"))
+    non_retryable = answer_for(NonRetryableError("gone"))
     assert non_retryable.headers["Upstash-NonRetryable-Error"] == "true"
-    later = rejection_for(RetryLater(2.2))
+    later = answer_for(RetryLater(2.2))
     assert later.headers["Retry-After"] == "3"
     assert later.headers["Content-Type"].startswith("text/plain")
     assert RetryLater(10**9).delay == RetryLater.MAX_DELAY
@@ -208,7 +209,7 @@ def test_claim_errors_name_their_claim() -> None:
 def test_check_request_never_raises_for_bad_input(headers: Any, body: Any) -> None:
     explicit = Receiver(*DEMO_KEYS["US_EAST_1"])
     result = check_request(explicit, headers, body)
-    assert isinstance(result, Rejection)
+    assert isinstance(result, Answer)
     assert result.status == 401
 
 
@@ -233,7 +234,7 @@ def test_root_exports_the_product_names_only() -> None:
     exported = set(qstash_receiver.__all__)
     assert {"Receiver", "VerifiedMessage", "load_config", "QStashConfig", "__version__"} <= exported
     assert {"NonRetryableError", "RetryLater", "ConfigError", "SignatureError"} <= exported
-    plumbing = {"check_request", "Rejection", "Headers", "check_options", "SigningKeys"}
+    plumbing = {"check_request", "Answer", "Headers", "check_options", "SigningKeys"}
     assert not exported & plumbing
     for name in exported - {"__version__"}:
         value = getattr(qstash_receiver, name)

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verdicts import check_request
 
 from qstash_receiver import Receiver, SignatureError, VerifiedMessage, load_config
-from qstash_receiver.integration import Headers, Rejection, check_request
+from qstash_receiver.integration import Answer, Headers
 from qstash_receiver.testing import sign
 
 CURRENT = "sig_propertyCurrent000000000000000"
@@ -323,7 +324,7 @@ def test_check_request_answers_every_header_set(
     headers: list[tuple[str, str]], body: bytes
 ) -> None:
     result = check_request(RECEIVER, headers, body, max_body_bytes=48)
-    if isinstance(result, Rejection):
+    if isinstance(result, Answer):
         assert result.status in (401, 413)
         assert result.text.startswith(f"{result.status} ")
     else:

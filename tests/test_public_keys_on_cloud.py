@@ -12,9 +12,10 @@ import itertools
 import traceback
 
 import pytest
+from verdicts import check_request
 
 from qstash_receiver import ConfigError, Receiver, load_config
-from qstash_receiver.integration import Rejection, check_request
+from qstash_receiver.integration import Answer
 from qstash_receiver.names import DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
@@ -91,7 +92,7 @@ def test_the_demo_environment_on_lambda_is_answered_500() -> None:
         load_config(env)
     headers = signed_headers(b"{}", key=DEMO_KEYS["US_EAST_1"][0], region="US_EAST_1")
     answer = check_request(lambda: Receiver(config=load_config(env)), headers, b"{}")
-    assert answer == Rejection(500, "configuration_error")
+    assert answer == Answer(500, "configuration_error")
 
 
 @pytest.mark.parametrize("slot", ["default", "US_EAST_1"])

@@ -11,15 +11,11 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
+from verdicts import check_request
 
 from qstash_receiver import ConfigError, Receiver, VerifiedMessage, load_config
-from qstash_receiver.integration import (
-    DEFAULT_MAX_BODY_BYTES,
-    Headers,
-    Rejection,
-    check_content_length,
-    check_request,
-)
+from qstash_receiver.answers import declared_too_large as check_content_length
+from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES, Answer, Headers
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 #: The phrase of 413 as http.HTTPStatus spells it (it changed in Python 3.13).
@@ -38,13 +34,13 @@ def delivery(body: bytes = BODY, key: str = US_KEY, **sign_options: Any) -> dict
     return signed_headers(body, key=key, url=URL, region="US_EAST_1", **sign_options)
 
 
-def verified(result: VerifiedMessage | Rejection) -> VerifiedMessage:
+def verified(result: VerifiedMessage | Answer) -> VerifiedMessage:
     assert isinstance(result, VerifiedMessage), result
     return result
 
 
-def rejected(result: VerifiedMessage | Rejection) -> Rejection:
-    assert isinstance(result, Rejection), result
+def rejected(result: VerifiedMessage | Answer) -> Answer:
+    assert isinstance(result, Answer), result
     return result
 
 
@@ -87,7 +83,7 @@ def test_401_names_the_reason(name: str) -> None:
     headers, body, options = REASONS[name]()
     result = rejected(check_request(RECEIVER, headers, body, **options))
     reason = name.split(":")[0]
-    assert result == Rejection(401, reason)
+    assert result == Answer(401, reason)
     assert result.text == f"401 Unauthorized: {reason}"
     assert result.headers == {"Content-Type": "text/plain; charset=utf-8"}
 
@@ -105,7 +101,7 @@ def test_401_names_the_reason(name: str) -> None:
 def test_duplicate_signature(headers: Callable[[str], Any]) -> None:
     token = delivery()["Upstash-Signature"]
     result = rejected(check_request(RECEIVER, headers(token), BODY))
-    assert result == Rejection(401, "duplicate_signature")
+    assert result == Answer(401, "duplicate_signature")
     assert result.text == "401 Unauthorized: duplicate_signature"
 
 
@@ -115,7 +111,7 @@ def test_duplicate_signature(headers: Callable[[str], Any]) -> None:
 def test_413_when_the_body_exceeds_the_limit() -> None:
     body = b"x" * 101
     result = rejected(check_request(RECEIVER, delivery(body), body, max_body_bytes=100))
-    assert result == Rejection(413, "body_too_large")
+    assert result == Answer(413, "body_too_large")
     assert result.text == f"413 {TOO_LARGE}: body_too_large"
 
 
@@ -125,7 +121,7 @@ def test_body_at_the_limit_is_verified() -> None:
 
 
 def test_413_comes_before_the_signature_check() -> None:
-    assert check_request(RECEIVER, {}, b"x" * 11, max_body_bytes=10) == Rejection(
+    assert check_request(RECEIVER, {}, b"x" * 11, max_body_bytes=10) == Answer(
         413, "body_too_large"
     )
 
@@ -137,15 +133,15 @@ def test_default_limit_is_ten_megabytes() -> None:
 @pytest.mark.parametrize(
     ("declared", "expected"),
     [
-        pytest.param(101, Rejection(413, "body_too_large"), id="int-over"),
-        pytest.param("101", Rejection(413, "body_too_large"), id="str-over"),
+        pytest.param(101, Answer(413, "body_too_large"), id="int-over"),
+        pytest.param("101", Answer(413, "body_too_large"), id="str-over"),
         pytest.param(100, None, id="int-at-limit"),
         pytest.param("0", None, id="zero"),
         pytest.param(None, None, id="absent"),
         pytest.param("lots", None, id="malformed"),  # the server refuses it; the read is capped
     ],
 )
-def test_check_content_length(declared: str | int | None, expected: Rejection | None) -> None:
+def test_check_content_length(declared: str | int | None, expected: Answer | None) -> None:
     assert check_content_length(declared, 100) == expected
 
 
@@ -155,25 +151,31 @@ def test_check_content_length(declared: str | int | None, expected: Rejection | 
 def test_500_when_no_keys_are_configured(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, logger="qstash_receiver")
     result = rejected(check_request(Receiver(config=load_config({})), delivery(), BODY))
-    assert result == Rejection(500, "configuration_error")
+    assert result == Answer(500, "configuration_error")
     assert result.text == "500 Internal Server Error: configuration_error"
     assert any("no signing keys configured" in r.getMessage() for r in caplog.records)
 
 
-def test_500_in_migration_mode_without_region_header_nor_default_keys() -> None:
+def test_401_in_migration_mode_without_region_header_nor_default_keys(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """QStash always names its region: without one (and no default pair to fall back to) the
+    request is not a delivery, refused 401 and logged at INFO, not a 500 anyone can cause."""
     headers = delivery()
     del headers["Upstash-Region"]
-    assert check_request(RECEIVER, headers, BODY) == Rejection(500, "configuration_error")
+    with caplog.at_level(logging.INFO, logger="qstash_receiver"):
+        assert check_request(RECEIVER, headers, BODY) == Answer(401, "unknown_region")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_500_not_a_crash_for_a_bad_process_environment() -> None:
     """``Receiver()`` reads the environment on the first request: a 500 per request."""
     script = (
         "from qstash_receiver import Receiver\n"
-        "from qstash_receiver.integration import check_request\n"
-        "r = Receiver()\n"
+        "from qstash_receiver.integration import Endpoint, Options\n"
+        "e = Endpoint(Options(), Receiver())\n"
         "for _ in range(2):\n"
-        "    print(check_request(r, {'Upstash-Signature': 'a.b.c'}, b'').text)\n"
+        "    print(e.verify({'Upstash-Signature': 'a.b.c'}, b'').text)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -279,7 +281,7 @@ def test_signature_surrounding_whitespace_is_ignored() -> None:
 
 def test_next_key_and_clock_tolerance_pass_through() -> None:
     headers = delivery(key=US_NEXT, claims={"nbf": NOW + 5})
-    assert check_request(RECEIVER, headers, BODY) == Rejection(401, "not_yet_valid")
+    assert check_request(RECEIVER, headers, BODY) == Answer(401, "not_yet_valid")
     message = verified(check_request(RECEIVER, headers, BODY, clock_tolerance=5))
     assert message.key_used == "next"
 
@@ -309,16 +311,15 @@ def test_a_forged_message_id_cannot_inject_log_lines(caplog: pytest.LogCaptureFi
 def test_body_limit_counts_bytes_of_str_bodies() -> None:
     text = "\u00e9" * 6  # 6 characters, 12 bytes in UTF-8
     result = check_request(RECEIVER, delivery(), text, max_body_bytes=10)
-    assert isinstance(result, Rejection)
+    assert isinstance(result, Answer)
     assert (result.status, result.reason) == (413, "body_too_large")
 
 
 def test_rejection_text_for_every_status() -> None:
-    assert Rejection(401, "expired").text == "401 Unauthorized: expired"
-    assert Rejection(413, "body_too_large").text == f"413 {TOO_LARGE}: body_too_large"
+    assert Answer(401, "expired").text == "401 Unauthorized: expired"
+    assert Answer(413, "body_too_large").text == f"413 {TOO_LARGE}: body_too_large"
     assert (
-        Rejection(500, "configuration_error").text
-        == "500 Internal Server Error: configuration_error"
+        Answer(500, "configuration_error").text == "500 Internal Server Error: configuration_error"
     )
 
 
@@ -334,7 +335,7 @@ def test_a_receiver_factory_is_called_per_request_and_its_config_error_is_a_500(
         return RECEIVER
 
     failed = check_request(broken, delivery(), BODY)
-    assert isinstance(failed, Rejection)
+    assert isinstance(failed, Answer)
     assert (failed.status, failed.reason) == (500, "configuration_error")
     assert verified(check_request(working, delivery(), BODY)).body == BODY
     assert calls == [1, 2]

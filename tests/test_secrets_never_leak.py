@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Sequence
 
 import pytest
+from verdicts import check_request
 
 from qstash_receiver import (
     ConfigError,
@@ -20,7 +21,7 @@ from qstash_receiver import (
     VerifiedMessage,
     load_config,
 )
-from qstash_receiver.integration import Headers, Rejection, check_request
+from qstash_receiver.integration import Answer, Headers
 from qstash_receiver.secret import Secret, mask
 from qstash_receiver.testing import sign
 
@@ -128,7 +129,7 @@ def test_reprs_and_strs_are_masked() -> None:
         *(Secret(s) for s in SECRETS),
         Receiver(EXPLICIT_CURRENT, EXPLICIT_NEXT),
         Receiver(config=config),
-        Rejection(401, "invalid_signature"),
+        Answer(401, "invalid_signature"),
         Headers({"Upstash-Signature": failing_signatures()["wrong_key"]}),
     ]
     outputs = [text for obj in objects for text in (repr(obj), str(obj), f"{obj}")]
@@ -164,12 +165,12 @@ def test_errors_and_logs_of_failing_verifications(caplog: pytest.LogCaptureFixtu
             if region is not None:
                 headers["Upstash-Region"] = region
             result = check_request(receiver, headers, BODY, url=URL)
-            assert isinstance(result, Rejection), result
+            assert isinstance(result, Answer), result
             outputs += [repr(result), result.text]
     # 500s, and the errors the resolver raises, log and answer without secrets too.
     no_keys = Receiver(config=load_config({"QSTASH_TOKEN": DEFAULT_TOKEN}))
     answer = check_request(no_keys, {"Upstash-Signature": signatures["expired"]}, BODY)
-    assert answer == Rejection(500, "configuration_error")
+    assert answer == Answer(500, "configuration_error")
     outputs.append(answer.text)
     for bad in (
         {"QSTASH_DEV": "1", "K_SERVICE": "svc", **ENV},

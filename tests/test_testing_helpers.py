@@ -11,9 +11,9 @@ from typing import Any
 import jwt
 import pytest
 from qstash import Receiver as OfficialReceiver
+from verdicts import check_request
 
 from qstash_receiver import Receiver, VerifiedMessage, load_config
-from qstash_receiver.integration import check_request
 from qstash_receiver.names import Region
 from qstash_receiver.testing import DEFAULT_LIFETIME, DEMO_ENV, DEMO_KEYS, sign, signed_headers
 

@@ -1,7 +1,7 @@
 """An infinite or absurd ``clock_tolerance`` is refused like NaN, wherever it can be given.
 
 Issue 13, defect 2: ``inf`` (or ``1e308``) passed every check and switched the expiry check
-off. Every entry point goes through ``check_tolerance``: ``Receiver.verify``, the adapters'
+off. Every entry point goes through ``validate_tolerance``: ``Receiver.verify``, the adapters'
 decorators and middleware (at decoration), and ``qstash-receiver verify --tolerance``. The
 Django decorator and mixin are covered in tests/django_adapter/test_django_tolerance.py.
 """
@@ -24,7 +24,7 @@ from qstash_receiver.adapters.aws_lambda import verify_qstash as lambda_verify
 from qstash_receiver.adapters.aws_lambda.middleware import QStashMiddleware
 from qstash_receiver.cli import main
 from qstash_receiver.testing import sign
-from qstash_receiver.verify import MAX_CLOCK_TOLERANCE, check_tolerance
+from qstash_receiver.token import MAX_CLOCK_TOLERANCE, validate_tolerance
 
 CURRENT = "sig_toleranceCurrent00000000000000"
 NEXT = "sig_toleranceNext0000000000000000000"
@@ -49,7 +49,7 @@ def _view() -> str:
 
 
 ENTRY_POINTS: dict[str, Callable[[Any], object]] = {
-    "check_tolerance": check_tolerance,
+    "validate_tolerance": validate_tolerance,
     "flask": lambda t: flask_adapter.verify_qstash(clock_tolerance=t)(_view),
     "flask-protect": lambda t: flask_adapter.QStash(environ={}).protect(
         Blueprint("b", __name__), clock_tolerance=t

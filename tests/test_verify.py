@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from verdicts import check_request
 
 from qstash_receiver import (
     BodyMismatchError,
@@ -29,7 +30,7 @@ from qstash_receiver import (
     VerifiedMessage,
     load_config,
 )
-from qstash_receiver.integration import Rejection, check_request
+from qstash_receiver.integration import Answer
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign
 
 CURRENT = "sig_verifyCurrent00000000000000"
@@ -107,7 +108,7 @@ def test_duplicate_signature(shape: str) -> None:
         if shape == "two-values"
         else {"Upstash-Signature": f"{valid}, {valid}"}
     )
-    assert check_request(receiver(), headers, BODY) == Rejection(401, "duplicate_signature")
+    assert check_request(receiver(), headers, BODY) == Answer(401, "duplicate_signature")
     assert DuplicateSignatureError.reason == "duplicate_signature"
     assert issubclass(DuplicateSignatureError, SignatureError)
 
@@ -477,7 +478,7 @@ def test_known_answer_vector_edges() -> None:
 
 
 def test_known_body_hashes() -> None:
-    from qstash_receiver.verify import body_hash
+    from qstash_receiver.token import body_hash
 
     assert body_hash(b"hello") == HELLO_HASH
     assert body_hash("hello") == HELLO_HASH

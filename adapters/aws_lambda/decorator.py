@@ -11,12 +11,12 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import
 )
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from qstash_receiver.integration import Endpoint, LazyReceiver, Options, Rejection, Shape
+from qstash_receiver.integration import Answer, Endpoint, Options, Responder
 
-from .events import check_event, to_proxy_event
+from .events import to_proxy_event, verify_event
 from .keys import receiver_from_env
 from .message import QStashEvent
-from .responses import rejection_response
+from .responses import answer_response
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -36,8 +36,9 @@ VerifiedHandler = Callable[[dict[str, Any], Any], R | dict[str, Any]]
 
 
 def endpoint(options: Options) -> Endpoint:
-    """A Lambda endpoint: its own receiver, or :func:`receiver_from_env` built on first use."""
-    return Endpoint(options, LazyReceiver(receiver_from_env))
+    """A Lambda endpoint: its own receiver, or :func:`receiver_from_env` built on first use
+    (and kept; a ``ConfigError`` is not kept, so a fixed environment takes effect)."""
+    return Endpoint(options, functools.cache(receiver_from_env))
 
 
 def answer_status(proxy: BaseProxyEvent, answer: object) -> int | None:
@@ -71,15 +72,15 @@ def _decorate(handler: LambdaHandler[R], endpoint: Endpoint) -> VerifiedHandler[
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any) -> R | dict[str, Any]:
         proxy = to_proxy_event(event)
-        result = check_event(proxy, endpoint)
-        if isinstance(result, Rejection):
-            return rejection_response(proxy, result)
-        shape: Shape[Any] = Shape(
-            functools.partial(rejection_response, proxy), functools.partial(answer_status, proxy)
+        result = verify_event(proxy, endpoint)
+        if isinstance(result, Answer):
+            return answer_response(proxy, result)
+        responder: Responder[Any] = Responder(
+            functools.partial(answer_response, proxy), functools.partial(answer_status, proxy)
         )
         call = functools.partial(handler, QStashEvent(event, result), context)
         answer: R | dict[str, Any] = endpoint.run(
-            result, call, shape, lease=remaining_seconds(context)
+            result, call, responder, lease=remaining_seconds(context)
         )
         return answer
 

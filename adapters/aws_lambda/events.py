@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.data_classes.lambda_function_url_event impo
 )
 
 from qstash_receiver import MalformedBodyError, QStashError, VerifiedMessage
-from qstash_receiver.integration import Endpoint, Rejection, rejection_for
+from qstash_receiver.integration import Answer, Endpoint, answer_for
 
-__all__ = ["UnsupportedEventError", "check_event", "request_parts", "to_proxy_event"]
+__all__ = ["UnsupportedEventError", "verify_event", "request_parts", "to_proxy_event"]
 
 logger = logging.getLogger("qstash_receiver")
 
@@ -121,12 +121,12 @@ def request_parts(proxy: BaseProxyEvent) -> tuple[HeaderSource, bytes]:
     return _headers(proxy), _body(proxy)
 
 
-def check_event(proxy: BaseProxyEvent, endpoint: Endpoint) -> VerifiedMessage | Rejection:
+def verify_event(proxy: BaseProxyEvent, endpoint: Endpoint) -> VerifiedMessage | Answer:
     """Run the core's request check on one HTTP event (a callable ``url`` gets the event)."""
     try:
         headers, body = request_parts(proxy)
     except MalformedBodyError as error:
-        rejection = rejection_for(error)
+        rejection = answer_for(error)
         logger.info("QStash delivery rejected: %s (Lambda event body)", rejection.reason)
         return rejection
-    return endpoint.check(headers, body, proxy.raw_event)
+    return endpoint.verify(headers, body, proxy.raw_event)

@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
-from qstash_receiver import ConfigError, QStashConfig, Receiver, load_config
+from qstash_receiver import ConfigError, Receiver, load_config
+from qstash_receiver import names as N
+from qstash_receiver.sources import StoredKeys
 
 if TYPE_CHECKING:  # boto3 and Powertools Parameters are imported when keys are first fetched
     from aws_lambda_powertools.utilities.parameters.base import BaseProvider
@@ -29,9 +31,9 @@ __all__ = [
 ]  # fmt: skip
 
 #: Names a Secrets Manager secret (name or ARN) holding the keys as a JSON object.
-SECRET_VARIABLE: Final = "QSTASH_SIGNING_KEYS_SECRET"  # noqa: S105 (a variable name)
+SECRET_VARIABLE: Final = N.QSTASH_SIGNING_KEYS_SECRET
 #: Names an SSM parameter (SecureString or String) holding the keys as a JSON object.
-PARAMETER_VARIABLE: Final = "QSTASH_SIGNING_KEYS_PARAMETER"
+PARAMETER_VARIABLE: Final = N.QSTASH_SIGNING_KEYS_PARAMETER
 #: Seconds a fetched value is reused. Rolling keys is safe meanwhile: the old next key
 #: becomes the new current key, and it is in the cached pair.
 DEFAULT_MAX_AGE: Final = 300
@@ -131,9 +133,20 @@ class StoredKeysReceiver(Receiver):
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(clock=clock)
-        self._fetch, self._source, self._env = fetch, source, env
-        self._loaded: tuple[object, QStashConfig] | None = None
+        self._description = source
+
+        def fetched() -> object:
+            try:
+                return fetch()
+            except Exception as error:  # any fetch failure must become a retryable 500
+                raise KeyFetchError(
+                    f"cannot fetch the QStash signing keys from {source} ({_error_code(error)})"
+                ) from error
+
+        super().__init__(
+            source=StoredKeys(fetched, lambda raw: _parse_values(raw, source), env=env),
+            clock=clock,
+        )
 
     @classmethod
     def from_secret(
@@ -169,28 +182,8 @@ class StoredKeysReceiver(Receiver):
         fetch = Fetcher(lambda: _ssm_provider(client), name, max_age, decrypt=True)
         return cls(fetch, f"SSM parameter {name!r}", env=env)
 
-    @property
-    def config(self) -> QStashConfig:
-        """The configuration built from the stored keys over the environment.
-
-        Raises:
-            KeyFetchError: the fetch failed or the value is not a JSON object of strings.
-            ConfigError: the resulting configuration is invalid.
-        """
-        try:
-            raw = self._fetch()
-        except Exception as error:  # any fetch failure must become a retryable 500
-            raise KeyFetchError(
-                f"cannot fetch the QStash signing keys from {self._source} ({_error_code(error)})"
-            ) from error
-        if self._loaded is None or self._loaded[0] != raw:
-            values = _parse_values(raw, self._source)
-            base = os.environ if self._env is None else self._env
-            self._loaded = (raw, load_config({**base, **values}))
-        return self._loaded[1]
-
     def __repr__(self) -> str:
-        return f"StoredKeysReceiver({self._source})"
+        return f"StoredKeysReceiver({self._description})"
 
 
 def receiver_from_env(env: Mapping[str, str] | None = None) -> Receiver:

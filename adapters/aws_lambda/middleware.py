@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
-from qstash_receiver.integration import Options, Rejection, Shape
+from qstash_receiver.integration import Answer, Options, Responder
 
 from .decorator import endpoint, remaining_seconds
-from .events import check_event
+from .events import verify_event
 from .message import MESSAGE_KEY, get_message
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["QStashMiddleware", "get_message"]
 
 
-def _answer(rejection: Rejection) -> Response[Any]:
+def _answer(rejection: Answer) -> Response[Any]:
     return Response(status_code=rejection.status, body=rejection.text, headers=rejection.headers)
 
 
@@ -33,7 +33,7 @@ def _status(response: object) -> int | None:
 
 
 #: How a Powertools route answers: a ``Response`` (what the next middleware returns).
-_SHAPE: Shape[Response[Any]] = Shape(_answer, _status)
+_RESPONDER: Responder[Response[Any]] = Responder(_answer, _status)
 
 
 class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
@@ -71,9 +71,9 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
 
     def handler(self, app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """Verify, then call the next middleware or the route; or answer the rejection."""
-        result = check_event(app.current_event, self._endpoint)
-        if isinstance(result, Rejection):
+        result = verify_event(app.current_event, self._endpoint)
+        if isinstance(result, Answer):
             return _answer(result)
         app.context[MESSAGE_KEY] = result  # what app.append_context does (unannotated there)
         lease = remaining_seconds(getattr(app, "lambda_context", None))
-        return self._endpoint.run(result, lambda: next_middleware(app), _SHAPE, lease=lease)
+        return self._endpoint.run(result, lambda: next_middleware(app), _RESPONDER, lease=lease)

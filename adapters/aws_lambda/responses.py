@@ -14,11 +14,11 @@ from aws_lambda_powertools.shared.headers_serializer import (
 from aws_lambda_powertools.utilities.data_classes.alb_event import ALBEvent
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from qstash_receiver.integration import Rejection
+from qstash_receiver.integration import Answer
 
 from .events import to_proxy_event
 
-__all__ = ["http_response", "rejection_response"]
+__all__ = ["http_response", "answer_response"]
 
 
 def _status_line(status_code: int) -> str:
@@ -63,6 +63,6 @@ def http_response(
     return answer
 
 
-def rejection_response(proxy: BaseProxyEvent, rejection: Rejection) -> dict[str, Any]:
+def answer_response(proxy: BaseProxyEvent, rejection: Answer) -> dict[str, Any]:
     """The answer to a delivery the core rejected (401, 413 or 500)."""
     return http_response(proxy, rejection.status, rejection.text, headers=rejection.headers)

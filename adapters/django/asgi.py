@@ -24,12 +24,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from qstash_receiver import PayloadTooLargeError
-from qstash_receiver.integration import (
-    DEFAULT_MAX_BODY_BYTES,
-    Options,
-    check_content_length,
-    rejection_for,
-)
+from qstash_receiver.answers import declared_too_large
+from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES, Options, answer_for
 
 __all__ = ["ASGIApp", "limit_body"]
 
@@ -87,7 +83,7 @@ def limit_body(
     """
     limit = Options(max_body_bytes=max_body_bytes).max_body_bytes  # validated as views are
     prefixes = _prefixes(paths)
-    rejection = rejection_for(PayloadTooLargeError(limit))
+    rejection = answer_for(PayloadTooLargeError(limit))
     text = rejection.text.encode()
     start: Message = {
         "type": "http.response.start",
@@ -104,7 +100,7 @@ def limit_body(
         if scope.get("type") != "http" or (prefixes is not None and not path.startswith(prefixes)):
             await application(scope, receive, send)
             return
-        if check_content_length(_declared_length(scope), limit) is not None:
+        if declared_too_large(_declared_length(scope), limit) is not None:
             await send(start)
             await send(answer)
             return

@@ -10,9 +10,9 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 from django.views.decorators.csrf import csrf_exempt
 
-from qstash_receiver.integration import Endpoint, Options, guarded
+from qstash_receiver.integration import Endpoint, Options, wrap_view
 
-from .verification import SHAPE, endpoint, offload, verify_request
+from .verification import RESPONDER, endpoint, offload, verify_request
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -25,11 +25,11 @@ V = TypeVar("V", bound=Callable[..., Any])
 
 
 def _wrap(view: V, endpoint: Endpoint) -> V:
-    def guard(request: HttpRequest, *_: object, **__: object) -> object:
+    def verify(request: HttpRequest, *_: object, **__: object) -> object:
         return verify_request(request, endpoint)
 
-    wrapped = guarded(
-        view, guard, endpoint, SHAPE, is_async=iscoroutinefunction(view), offload=offload
+    wrapped = wrap_view(
+        view, verify, endpoint, RESPONDER, is_async=iscoroutinefunction(view), offload=offload
     )
     # Django >= 5.0's csrf_exempt keeps an async view async.
     return cast(V, csrf_exempt(wrapped))

@@ -15,7 +15,7 @@ from qstash_receiver import Receiver, VerifiedMessage
 from qstash_receiver.dedupe import DedupeStore
 from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES, Endpoint, Options, UrlOption
 
-from .verification import SHAPE, endpoint, get_message, offload, verify_request
+from .verification import RESPONDER, endpoint, get_message, offload, verify_request
 
 __all__ = ["QStashVerifiedMixin"]
 
@@ -103,7 +103,7 @@ class QStashVerifiedMixin(View):
         if not isinstance(message, VerifiedMessage):
             return message
         handle = super().dispatch
-        answer = checked.run(message, lambda: handle(request, *args, **kwargs), SHAPE)
+        answer = checked.run(message, lambda: handle(request, *args, **kwargs), RESPONDER)
         return cast(HttpResponseBase, answer)
 
     async def _dispatch_async(
@@ -116,6 +116,6 @@ class QStashVerifiedMixin(View):
         return cast(
             HttpResponseBase,
             await checked.run_async(
-                message, lambda: handle(request, *args, **kwargs), SHAPE, offload=offload
+                message, lambda: handle(request, *args, **kwargs), RESPONDER, offload=offload
             ),
         )

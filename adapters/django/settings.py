@@ -14,12 +14,11 @@ from typing import Any, Final
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from qstash_receiver import QStashConfig, Receiver, load_config
+from qstash_receiver import Receiver, load_config
 from qstash_receiver import names as N
-from qstash_receiver.config import overlay_settings
-from qstash_receiver.integration import LazyReceiver
+from qstash_receiver.sources import overlay_settings
 
-__all__ = ["SETTING_NAMES", "default_receiver", "get_config", "get_receiver", "qstash_environ"]
+__all__ = ["SETTING_NAMES", "default_receiver", "qstash_environ"]
 
 #: The names read from Django settings (each falls back to the environment variable).
 SETTING_NAMES: Final[tuple[str, ...]] = N.CONFIG_NAMES
@@ -38,25 +37,7 @@ def qstash_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 #: The receiver views use when none is passed: built from the settings on first use, kept
 #: until a QStash setting changes (``override_settings`` in tests).
-default_receiver: Final = LazyReceiver(lambda: Receiver(config=load_config(qstash_environ())))
-
-
-def get_receiver() -> Receiver:
-    """The receiver views use when none is passed (:data:`default_receiver`).
-
-    Raises:
-        ConfigError: the settings/environment are invalid (not kept: a fix takes effect).
-    """
-    return default_receiver()
-
-
-def get_config() -> QStashConfig:
-    """The configuration of :func:`get_receiver`.
-
-    Raises:
-        ConfigError: the settings/environment are invalid (see :func:`load_config`).
-    """
-    return default_receiver().config
+default_receiver: Final = Receiver(source=lambda: load_config(qstash_environ()))
 
 
 def _reset(*, setting: str, **_: Any) -> None:

@@ -12,19 +12,20 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
 from qstash_receiver import MalformedBodyError, PayloadTooLargeError, VerifiedMessage
+from qstash_receiver.headers import decimal
 from qstash_receiver.integration import (
+    Answer,
     Endpoint,
     Headers,
     Options,
-    Rejection,
-    Shape,
-    rejection_for,
+    Responder,
+    answer_for,
 )
 
 from .settings import default_receiver
 from .urlcheck import record
 
-__all__ = ["MESSAGE_ATTRIBUTE", "SHAPE", "endpoint", "get_message", "offload", "verify_request"]
+__all__ = ["MESSAGE_ATTRIBUTE", "RESPONDER", "endpoint", "get_message", "offload", "verify_request"]
 
 #: The ``HttpRequest`` attribute holding the :class:`VerifiedMessage` of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"
@@ -48,7 +49,7 @@ def endpoint(options: Options) -> Endpoint:
     return Endpoint(options, default_receiver)
 
 
-def _answer(rejection: Rejection) -> HttpResponse:
+def _answer(rejection: Answer) -> HttpResponse:
     return HttpResponse(rejection.text, status=rejection.status, headers=rejection.headers)
 
 
@@ -57,7 +58,7 @@ def _status(response: object) -> int | None:
 
 
 #: How Django answers (a view's answer is an ``HttpResponseBase``, streaming ones included).
-SHAPE: Shape[Any] = Shape(_answer, _status)
+RESPONDER: Responder[Any] = Responder(_answer, _status)
 
 
 def offload(call: Callable[[], Any]) -> Any:
@@ -69,22 +70,22 @@ def offload(call: Callable[[], Any]) -> Any:
 def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | VerifiedMessage:
     """Verify ``request``: the message (also attached to it) or the rejection's response."""
     declared = request.META.get("CONTENT_LENGTH")
-    if declared and not (isinstance(declared, str) and declared.isascii() and declared.isdigit()):
+    if declared and decimal(declared) is None:
         # runserver passes a malformed length on; Django 5 then fails on request.body, but
         # Django 6 reads it as 0 and the check would say body_mismatch: refuse it here.
-        return _answer(rejection_for(MalformedBodyError()))
-    early = endpoint.declared_too_large(declared)
+        return _answer(answer_for(MalformedBodyError()))
+    early = endpoint.too_large(declared)
     if early is not None:
         return _answer(early)
     try:
         body = request.body  # the only read; later request.body calls reuse it
     except RequestDataTooBig:  # Django would answer 400; the delivery is too large: 413
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or endpoint.max_body_bytes
-        return _answer(rejection_for(PayloadTooLargeError(limit)))
+        return _answer(answer_for(PayloadTooLargeError(limit)))
     except ValueError:  # a malformed Content-Length that the server passed on (runserver)
-        return _answer(rejection_for(MalformedBodyError()))
-    result = endpoint.check(Headers.from_environ(request.META), body, request)
-    if isinstance(result, Rejection):
+        return _answer(answer_for(MalformedBodyError()))
+    result = endpoint.verify(Headers.from_environ(request.META), body, request)
+    if isinstance(result, Answer):
         return _answer(result)
     setattr(request, MESSAGE_ATTRIBUTE, result)
     return result

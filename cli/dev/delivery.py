@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from qstash_receiver.names import Region
-from qstash_receiver.testing import signed_headers
+from qstash_receiver.token import signed_headers
 
 from .answers import Answer, callback_body, non_retryable, retry_after
 from .proto import FollowUp, Kind, Message, Settings

@@ -19,9 +19,9 @@ from typing import Literal
 from urllib.parse import unquote
 
 from qstash_receiver import names as E
+from qstash_receiver.demo_keys import DEMO_ENV, DEMO_KEYS
 from qstash_receiver.headers import Headers
 from qstash_receiver.names import HTTP_METHODS, Region
-from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS
 
 from .._common import declared_length
 
@@ -41,7 +41,7 @@ __all__ = [
 
 #: The stand-in's own publish header (dev only): deliver the message a second time.
 DELIVER_TWICE = "X-Dev-Deliver-Twice"
-MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = E.MAX_MESSAGE_BYTES
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _FORWARD = E.FORWARD_HEADER_PREFIX.lower()

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views import View
 
 from qstash_receiver.adapters.django import QStashVerifiedMixin, verify_qstash
-from qstash_receiver.verify import MAX_CLOCK_TOLERANCE
+from qstash_receiver.token import MAX_CLOCK_TOLERANCE
 
 ABSURD = [math.inf, 1e308, MAX_CLOCK_TOLERANCE + 1, math.nan, -math.inf]
 

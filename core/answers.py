@@ -1,0 +1,124 @@
+"""The answers an endpoint gives in place of its handler's: status, reason and headers.
+
+This is the one place that says which status a case gets: errors carry theirs
+(``QStashError.status_code``, DESIGN.md "Answers an endpoint gives"), :func:`answer_for` turns
+an error into an :class:`Answer`, and each adapter only puts an :class:`Answer` into its
+platform's response shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Final
+
+from . import names as N
+from .errors import NonRetryableError, PayloadTooLargeError, QStashError, RetryLater
+from .headers import decimal
+
+__all__ = [
+    "CLIENT_GONE",
+    "DUPLICATE",
+    "Answer",
+    "answer_for",
+    "declared_too_large",
+    "handler_answer",
+    "is_success",
+    "refusal",
+]
+
+logger = logging.getLogger("qstash_receiver")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # 489 has no standard phrase
+        return "Error"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A fixed answer given instead of the handler's (or in place of its failure).
+
+    Attributes:
+        status: 401 (not verified), 413 (body too large), 500 (configuration; retryable),
+            489 (the handler asked for no retry), 503 (a later retry), 409 (another copy in
+            progress), 200 (a copy of a message already handled).
+        reason: the stable reason code, e.g. ``invalid_signature``.
+        extra_headers: headers besides ``Content-Type`` (``Retry-After``, ...).
+    """
+
+    status: int
+    reason: str
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The short fixed response body, e.g. ``401 Unauthorized: body_mismatch``."""
+        return f"{self.status} {_phrase(self.status)}: {self.reason}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Every response header to send with :attr:`text`."""
+        return {N.CONTENT_TYPE_HEADER: N.TEXT_CONTENT_TYPE, **dict(self.extra_headers)}
+
+
+#: The answer to a copy of a message already handled: 2xx, so QStash stops; the handler does
+#: not run.
+DUPLICATE: Final = Answer(200, "duplicate")
+
+
+#: The answer to a request whose client left before its body was read: nobody reads it, and
+#: nothing is raised or logged as an error.
+CLIENT_GONE: Final = Answer(400, "client_disconnected")
+
+
+def answer_for(error: QStashError) -> Answer:
+    """The answer to ``error`` (its status, reason and headers)."""
+    return Answer(error.status_code, error.reason, error.response_headers)
+
+
+def refusal(error: QStashError, message_id: str | None = None) -> Answer:
+    """The answer to a delivery refused before its handler ran, logged.
+
+    A 5xx is our own fault (no keys, a store down): logged at ERROR with what is missing
+    (never a key). Anything else comes from the caller: INFO.
+    """
+    answer = answer_for(error)
+    if answer.status >= 500:
+        logger.error("QStash delivery answered %d: %s", answer.status, error)
+    else:
+        logger.info(
+            "QStash delivery rejected: %s (message id %r)",  # %r: the id is client-supplied
+            answer.reason,
+            (message_id or "-")[:64],
+        )
+    return answer
+
+
+def declared_too_large(content_length: object, max_body_bytes: int) -> Answer | None:
+    """A 413 when a declared ``Content-Length`` exceeds ``max_body_bytes`` (check before any
+    read); ``None`` otherwise, also for a malformed length (the server refuses that one, and
+    every read is capped anyway)."""
+    length = decimal(content_length)
+    if length is None or length <= max_body_bytes:
+        return None
+    answer = answer_for(PayloadTooLargeError(max_body_bytes))
+    logger.info("QStash delivery rejected: %s (declared %d bytes)", answer.reason, length)
+    return answer
+
+
+def is_success(status: int | None) -> bool:
+    """Whether an answer's status is 2xx: the only answers QStash does not retry."""
+    return status is not None and 200 <= status < 300
+
+
+def handler_answer(error: NonRetryableError | RetryLater) -> Answer:
+    """The answer to a handler that raised ``NonRetryableError`` (489) or ``RetryLater`` (503)."""
+    if isinstance(error, NonRetryableError):
+        logger.warning("QStash handler refused the message for good (489, no retry): %s", error)
+    else:
+        logger.info("QStash handler asked for a retry in %d s", error.delay)
+    return answer_for(error)
