@@ -69,9 +69,9 @@ class QStashConfig:
 
     ``warnings`` lists every fallback and ignored variable found while resolving;
     :func:`load_config` logs nothing (a :class:`~qstash_receiver.Receiver` logs the ones about
-    receiving once, on first use; a publisher those about publishing). ``outgoing`` is where
-    messages are published by default, ``outgoing_regions`` where through each region by name
-    (:func:`qstash_receiver.publish.qstash_client`).
+    receiving once, on first use; :func:`~qstash_receiver.publish.qstash_client` those about
+    publishing). ``outgoing`` is where messages are published by default, ``outgoing_regions``
+    where through each region by name.
     """
 
     dev_mode: bool
