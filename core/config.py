@@ -11,12 +11,12 @@ differences are listed in docs/differences.md (published keys are refused on a c
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import names as E
+from .credentials import Outgoing, regional_outgoing, resolve_outgoing
 from .errors import ConfigError, UnknownRegionError
 from .keys import (
     REGION_HEADER_FALLBACK,
@@ -28,8 +28,6 @@ from .keys import (
 from .names import Region, normalize_region
 from .public_keys import refuse_public_keys
 from .secret import Secret
-
-_LOGGER = logging.getLogger("qstash_receiver")
 
 __all__ = [
     "REGION_HEADER_FALLBACK",
@@ -43,32 +41,14 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Outgoing:
-    """Where and with which token messages are published.
-
-    ``warnings`` are the resolver's warnings about publishing; a publisher logs them when
-    it is built from this, so receive-only apps stay quiet.
-    """
-
-    url: str
-    token: Secret | None
-    source: KeySource
-    region: Region | None = None
-    warnings: tuple[ConfigWarning, ...] = ()
-
-    def log_warnings(self) -> None:
-        """Log ``warnings`` at WARNING level through the ``qstash_receiver`` logger."""
-        for warning in self.warnings:
-            _LOGGER.warning("%s", warning.text)
-
-
-@dataclass(frozen=True)
 class QStashConfig:
     """The resolved configuration. Build it with :func:`load_config`.
 
     ``warnings`` lists every fallback and ignored variable found while resolving;
     :func:`load_config` logs nothing (a :class:`~qstash_receiver.Receiver` logs the ones about
-    receiving once, on first use; a publisher those about publishing).
+    receiving once, on first use; :func:`~qstash_receiver.publish.qstash_client` those about
+    publishing). ``outgoing`` is where messages are published by default, ``outgoing_regions``
+    where through each region by name.
     """
 
     dev_mode: bool
@@ -79,6 +59,7 @@ class QStashConfig:
     outgoing: Outgoing
     cloud_runtime: str | None = None
     warnings: tuple[ConfigWarning, ...] = field(default=())
+    outgoing_regions: Mapping[Region, Outgoing] = field(default_factory=dict)
 
     @property
     def migration_mode(self) -> bool:
@@ -163,11 +144,6 @@ def _cloud_runtime(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def _clean_url(url: str) -> str:
-    url = url.removesuffix("/")  # one slash, as @upstash/qstash strips it
-    return E.DEFAULT_URL if url == E.LEGACY_PUBLISH_URL else url
-
-
 def _pair(
     env: Mapping[str, str], prefix: Region | None, warnings: list[ConfigWarning]
 ) -> SigningKeys | None:
@@ -187,54 +163,6 @@ def _pair(
             )
         )
     return None
-
-
-def _outgoing(
-    env: Mapping[str, str],
-    dev_mode: bool,
-    primary: Region | None,
-    url: str | None,
-    token: str | None,
-) -> Outgoing:
-    warnings: list[ConfigWarning] = []
-    if dev_mode:
-        port = _read(env, E.QSTASH_DEV_PORT)
-        number = E.DEV_DEFAULT_PORT
-        if port and port.isdigit() and 0 < int(port) < 65536:
-            number = int(port)
-        elif port:
-            warnings.append(
-                ConfigWarning(
-                    f"QSTASH_DEV_PORT is not a port number: using {number}", "invalid_dev_port"
-                )
-            )
-        return Outgoing(
-            f"http://127.0.0.1:{number}", Secret(E.DEV_TOKEN), "dev", warnings=tuple(warnings)
-        )
-    if url and token:
-        return Outgoing(_clean_url(url), Secret(token), "explicit")
-    if primary is not None:
-        region_url = _read(env, E.regional(primary, E.QSTASH_URL))
-        region_token = _read(env, E.regional(primary, E.QSTASH_TOKEN))
-        if region_url and region_token:
-            return Outgoing(_clean_url(region_url), Secret(region_token), "region", primary)
-        warnings.append(
-            ConfigWarning(
-                f"QSTASH_REGION is {primary} but {primary}_QSTASH_URL and {primary}_QSTASH_TOKEN "
-                "are not both set: publishing falls back to QSTASH_URL/QSTASH_TOKEN",
-                "outgoing_fallback",
-            )
-        )
-    final_token = token or _read(env, E.QSTASH_TOKEN)
-    if not final_token:
-        warnings.append(
-            ConfigWarning(
-                "QSTASH_TOKEN is not set: publishing will be rejected by QStash", "token_missing"
-            )
-        )
-    final_url = _clean_url(url or _read(env, E.QSTASH_URL) or E.DEFAULT_URL)
-    token_secret = Secret(final_token) if final_token else None
-    return Outgoing(final_url, token_secret, "default", warnings=tuple(warnings))
 
 
 def load_config(
@@ -327,7 +255,7 @@ def load_config(
             )
         )
 
-    outgoing = _outgoing(source, dev, primary, url, token)
+    outgoing = resolve_outgoing(source, dev, primary, url, token)
     return QStashConfig(
         dev_mode=dev,
         primary_region=primary,
@@ -337,4 +265,5 @@ def load_config(
         outgoing=outgoing,
         cloud_runtime=cloud,
         warnings=(*warnings, *outgoing.warnings),
+        outgoing_regions=regional_outgoing(source, outgoing),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .findings import ConfigWarning
 from .names import Region
 from .secret import Secret
 
@@ -22,21 +23,6 @@ __all__ = [
 
 #: Where a key pair came from: the dev server's, passed explicitly, a region's, the default.
 KeySource = Literal["dev", "explicit", "region", "default"]
-
-
-@dataclass(frozen=True)
-class ConfigWarning:
-    """A resolver finding: a stable ``code`` for tools (Django checks, ``doctor``) and its text.
-
-    :func:`load_config` only returns them (``QStashConfig.warnings``); whoever uses the
-    configuration logs them: a :class:`~qstash_receiver.Receiver` once, on first use.
-    """
-
-    text: str
-    code: str
-
-    def __str__(self) -> str:
-        return self.text
 
 
 #: Per-request fallbacks in migration mode (logged once per receiver, see Receiver).

@@ -10,19 +10,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
 from loopback import QuietHandler, in_thread
+from publishing import message_id, sdk_client
+from qstash import QStash
+from qstash.errors import QStashError
 from qstash_demo.services import free_port
 from verdicts import check_request
 
 from qstash_receiver import Receiver, VerifiedMessage, load_config
 from qstash_receiver.cli.dev.server import DevServer, parse_duration
 from qstash_receiver.names import Region
-from qstash_receiver.publish import Publisher, PublishError
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS
 
 
@@ -74,8 +78,14 @@ def dev() -> Iterator[DevServer]:
         yield server
 
 
-def publisher(dev: DevServer, region: Region) -> Publisher:
-    return Publisher(load_config(dev.env(region)).outgoing)
+def publisher(dev: DevServer, region: Region) -> AbstractContextManager[QStash]:
+    """The official SDK's client for ``region`` of the stand-in (migration mode, primary)."""
+    return sdk_client(config=load_config(dev.env(region)))
+
+
+def publish(client: QStash, url: str, body: bytes = b"", **options: Any) -> str:
+    """Publish ``body`` to ``url`` with the SDK's options; the message id."""
+    return message_id(client.message.publish(url=url, body=body, **options))
 
 
 RECEIVER = Receiver(config=load_config(DEMO_ENV))
@@ -86,20 +96,21 @@ def test_delivery_carries_what_qstash_sends(
     dev: DevServer, endpoint: Endpoint, region: Region
 ) -> None:
     with publisher(dev, region) as client:
-        message_id = client.publish(
+        sent = publish(
+            client,
             endpoint.url,
             b'{"n": 1}',
             content_type="application/json",
             method="PUT",
             headers={"X-Trace": "t-1"},
         )
-    attempt = dev.wait_for(message_id)
+    attempt = dev.wait_for(sent)
     assert (attempt.ok, attempt.status, attempt.retried, attempt.region) == (True, 200, 0, region)
     [delivery] = endpoint.received
     assert (delivery.method, delivery.path, delivery.body) == ("PUT", "/hook", b'{"n": 1}')
     headers = delivery.headers
     assert headers["upstash-region"] == region.replace("_", "-")
-    assert headers["upstash-message-id"] == message_id
+    assert headers["upstash-message-id"] == sent
     assert headers["upstash-retried"] == "0"
     assert headers["user-agent"] == "Upstash-QStash"
     assert headers["content-type"] == "application/json"
@@ -170,11 +181,11 @@ def test_negative_content_length_is_refused_not_read_to_eof(dev: DevServer) -> N
     assert dev.attempts == []
 
 
-def test_publish_error_surfaces_through_the_publisher(dev: DevServer) -> None:
-    with publisher(dev, "EU_CENTRAL_1") as client, pytest.raises(PublishError) as caught:
-        client.publish("https://x.test", method="GET", delay="later")
-    assert caught.value.status == 400
-    assert "Upstash-Delay" in caught.value.error
+def test_publish_error_surfaces_through_the_sdk(dev: DevServer) -> None:
+    with publisher(dev, "EU_CENTRAL_1") as client, pytest.raises(QStashError) as caught:
+        publish(client, "https://x.test", method="GET", delay="later")
+    assert "status: 400" in str(caught.value)
+    assert "Upstash-Delay" in str(caught.value)
 
 
 def test_non_2xx_is_retried_with_a_growing_retried_header(
@@ -182,8 +193,7 @@ def test_non_2xx_is_retried_with_a_growing_retried_header(
 ) -> None:
     endpoint.statuses = [503, 500, 200]
     with publisher(dev, "US_EAST_1") as client:
-        message_id = client.publish(endpoint.url, b"again")
-    final = dev.wait_for(message_id)
+        final = dev.wait_for(publish(client, endpoint.url, b"again"))
     assert (final.ok, final.retried) == (True, 2)
     assert [d.headers["upstash-retried"] for d in endpoint.received] == ["0", "1", "2"]
     assert [a.status for a in dev.attempts] == [503, 500, 200]
@@ -193,8 +203,7 @@ def test_non_2xx_is_retried_with_a_growing_retried_header(
 def test_retries_stop_after_upstash_retries(dev: DevServer, endpoint: Endpoint) -> None:
     endpoint.statuses = [500]
     with publisher(dev, "US_EAST_1") as client:
-        message_id = client.publish(endpoint.url, retries=1)
-    final = dev.wait_for(message_id)
+        final = dev.wait_for(publish(client, endpoint.url, retries=1))
     assert (final.ok, final.final, final.retried, final.status) == (False, True, 1, 500)
     assert len(endpoint.received) == 2
 
@@ -202,7 +211,7 @@ def test_retries_stop_after_upstash_retries(dev: DevServer, endpoint: Endpoint) 
 def test_default_retries_are_three(endpoint: Endpoint) -> None:
     endpoint.statuses = [500]
     with DevServer(backoff=0.01) as dev, publisher(dev, "EU_CENTRAL_1") as client:
-        final = dev.wait_for(client.publish(endpoint.url))
+        final = dev.wait_for(publish(client, endpoint.url))
     assert final.retried == 3
     assert len(endpoint.received) == 4
 
@@ -211,13 +220,13 @@ def test_non_retryable_answer_stops_retries(dev: DevServer, endpoint: Endpoint) 
     endpoint.statuses = [489]
     endpoint.extra_headers = {"Upstash-NonRetryable-Error": "true"}
     with publisher(dev, "US_EAST_1") as client:
-        final = dev.wait_for(client.publish(endpoint.url))
+        final = dev.wait_for(publish(client, endpoint.url))
     assert (final.final, final.status, len(endpoint.received)) == (True, 489, 1)
 
 
 def test_unreachable_destination_is_recorded(dev: DevServer) -> None:
     with publisher(dev, "US_EAST_1") as client:
-        final = dev.wait_for(client.publish(f"http://127.0.0.1:{free_port()}/x", retries=0))
+        final = dev.wait_for(publish(client, f"http://127.0.0.1:{free_port()}/x", retries=0))
     assert final.status is None
     assert final.error is not None
     assert final.final
@@ -226,17 +235,17 @@ def test_unreachable_destination_is_recorded(dev: DevServer) -> None:
 def test_delay_is_honoured(dev: DevServer, endpoint: Endpoint) -> None:
     with publisher(dev, "US_EAST_1") as client:
         published = time.time()
-        message_id = client.publish(endpoint.url, delay="300ms")
-    dev.wait_for(message_id)
+        sent = publish(client, endpoint.url, delay="300ms")
+    dev.wait_for(sent)
     assert endpoint.received[0].at - published >= 0.3
 
 
 def test_deduplication_id_publishes_once(dev: DevServer, endpoint: Endpoint) -> None:
     with publisher(dev, "US_EAST_1") as client:
-        first = client.publish(endpoint.url, b"a", deduplication_id="d-1")
-        second = client.publish(endpoint.url, b"b", deduplication_id="d-1")
-        third = client.publish(endpoint.url, b"c", content_based_deduplication=True)
-        fourth = client.publish(endpoint.url, b"c", content_based_deduplication=True)
+        first = publish(client, endpoint.url, b"a", deduplication_id="d-1")
+        second = publish(client, endpoint.url, b"b", deduplication_id="d-1")
+        third = publish(client, endpoint.url, b"c", content_based_deduplication=True)
+        fourth = publish(client, endpoint.url, b"c", content_based_deduplication=True)
     assert first == second
     assert third == fourth
     dev.wait_for(first)
@@ -265,7 +274,7 @@ def test_stop_cancels_pending_deliveries(endpoint: Endpoint) -> None:
     dev = DevServer().start()
     try:
         with publisher(dev, "US_EAST_1") as client:
-            client.publish(endpoint.url, delay="60s")
+            publish(client, endpoint.url, delay="60s")
     finally:
         dev.stop()  # must not wait a minute for the delayed delivery
     assert endpoint.received == []
@@ -312,10 +321,10 @@ def test_cli_dev_prints_the_env_block_and_deliveries(endpoint: Endpoint) -> None
         env = {m[1]: m[2] for m in map(_ENV_LINE.match, lines) if m}
         assert env["QSTASH_REGION"] == "US_EAST_1"
         assert env["US_EAST_1_QSTASH_CURRENT_SIGNING_KEY"] == DEMO_KEYS["US_EAST_1"][0]
-        with Publisher(load_config(env).outgoing) as client:
-            message_id = client.publish_json(endpoint.url, {"via": "cli"})
+        with sdk_client(config=load_config(env)) as client:
+            sent = message_id(client.message.publish_json(url=endpoint.url, body={"via": "cli"}))
         outcome = process.stdout.readline()
-        assert f"[US_EAST_1] {message_id} POST {endpoint.url}" in outcome
+        assert f"[US_EAST_1] {sent} POST {endpoint.url}" in outcome
         assert "-> 200 delivered" in outcome
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=15)

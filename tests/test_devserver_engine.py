@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from destination import Answer, Destination, destination
+from publishing import sdk_client
 
 from qstash_receiver import load_config
 from qstash_receiver.cli._common import Console
 from qstash_receiver.cli.dev.server import DevServer
-from qstash_receiver.publish import Publisher
 from qstash_receiver.testing import DEMO_ENV
 
 TOKEN = DEMO_ENV["US_EAST_1_QSTASH_TOKEN"]
@@ -79,8 +79,8 @@ def test_stop_returns_promptly_with_a_delivery_in_flight(target: Destination) ->
 
     target.scripts["/slow"] = slow
     dev = DevServer(timeout=60).start()
-    with Publisher(load_config(dev.env("US_EAST_1")).outgoing) as client:
-        client.publish(target.url("/slow"), b"x")
+    with sdk_client(config=load_config(dev.env("US_EAST_1"))) as client:
+        client.message.publish(url=target.url("/slow"), body=b"x")
     target.wait_for("/slow", 1)  # the delivery is now on the wire, waiting for an answer
     stopper = threading.Thread(target=dev.stop)
     stopper.start()
@@ -94,11 +94,11 @@ def test_stop_returns_promptly_with_a_delivery_in_flight(target: Destination) ->
 
 
 def test_deliveries_do_not_start_a_thread_per_message(target: Destination) -> None:
-    with DevServer() as dev, Publisher(load_config(dev.env("US_EAST_1")).outgoing) as client:
-        client.publish(target.url(), b"warm-up")  # the publisher's connection and its thread
+    with DevServer() as dev, sdk_client(config=load_config(dev.env("US_EAST_1"))) as client:
+        client.message.publish(url=target.url(), body=b"warm-up")  # the connection and its thread
         baseline = threading.active_count()
         for _ in range(40):
-            client.publish(target.url(), b"later", delay="60s")
+            client.message.publish(url=target.url(), body=b"later", delay="60s")
         assert threading.active_count() <= baseline + 1
 
 

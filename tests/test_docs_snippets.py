@@ -1,27 +1,35 @@
 """The README's and the docs' code snippets run as they are written.
 
-A snippet is the ```python block after a ``<!-- snippet: NAME -->`` line.
+A snippet is the ```python (or ```js) block after a ``<!-- snippet: NAME -->`` line.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
-from collections.abc import Callable
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from wsgiref.util import request_uri
 
 import functions_framework
 import pytest
+from destination import Destination, destination
 from fastapi.testclient import TestClient
 from flask import Flask
+from verdicts import check_request
 from werkzeug.test import Client
 
-from qstash_receiver import Receiver, load_config
+from qstash_receiver import Receiver, VerifiedMessage, load_config
 from qstash_receiver.adapters.aws_lambda.testing import event_with, signed_event
-from qstash_receiver.testing import DEMO_KEYS, signed_headers
+from qstash_receiver.cli import dev as dev_command
+from qstash_receiver.cli.dev.server import DevServer
+from qstash_receiver.names import Region
+from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY, NEXT_KEY = DEMO_KEYS["US_EAST_1"]
@@ -29,10 +37,10 @@ BODY = b'{"order_id": 42}'
 JSON = "application/json"
 
 
-def snippet(path: Path, name: str) -> str:
+def snippet(path: Path, name: str, language: str = "python") -> str:
     """The code of snippet ``name`` in ``path``."""
     found = re.search(
-        rf"<!-- snippet: {re.escape(name)} -->\n```python\n(.*?)\n```", path.read_text(), re.S
+        rf"<!-- snippet: {re.escape(name)} -->\n```{language}\n(.*?)\n```", path.read_text(), re.S
     )
     assert found is not None, f"no snippet {name!r} in {path.name}"
     return found.group(1)
@@ -180,3 +188,113 @@ def test_readme_fastapi_quickstart_through_the_dependency_and_the_middleware() -
         for path in ("/api/qstash", "/tasks/bill"):
             tampered = client.post(path, content=b'{"order_id": 43}', headers=headers)
             assert (tampered.status_code, tampered.text) == (401, "401 Unauthorized: body_mismatch")
+
+
+# docs/cli.md: the official clients, and qstash_client, against the stand-in. The snippets
+# name the default ports of `qstash-receiver dev` and a local endpoint; here the stand-in runs
+# on free ports and the endpoint is a recording server, so those two URLs are swapped in.
+CLI_DOCS = ROOT / "docs/cli.md"
+ENDPOINT = "http://127.0.0.1:8000/qstash"
+
+
+def dev_defaults() -> dict[Region, str]:
+    """Each region's base URL with the default ports of ``qstash-receiver dev``."""
+    parser = argparse.ArgumentParser()
+    dev_command.register(parser.add_subparsers())
+    args = parser.parse_args(["dev"])
+    return {
+        "EU_CENTRAL_1": f"http://127.0.0.1:{args.eu_port}",
+        "US_EAST_1": f"http://127.0.0.1:{args.us_port}",
+    }
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[DevServer]:
+    with DevServer(backoff=0.05, timeout=5) as server:
+        yield server
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Destination]:
+    with destination() as place:
+        yield place
+
+
+def delivery_verifies(
+    stand_in: DevServer, endpoint: Destination, message_id: str, keys: tuple[str, str]
+) -> Region:
+    """The delivery of ``message_id`` verifies with ``keys`` (and not the other region's)."""
+    attempt = stand_in.wait_for(message_id)
+    assert attempt.ok, attempt
+    [delivery] = [d for d in endpoint.received if d.headers["upstash-message-id"] == message_id]
+    url = endpoint.url("/qstash")
+    assert isinstance(
+        check_request(Receiver(*keys), delivery.headers, delivery.body, url=url), VerifiedMessage
+    )
+    [other] = [pair for pair in DEMO_KEYS.values() if pair != keys]
+    refused = check_request(Receiver(*other), delivery.headers, delivery.body, url=url)
+    assert not isinstance(refused, VerifiedMessage)
+    return attempt.region
+
+
+@pytest.mark.parametrize("region", ["EU_CENTRAL_1", "US_EAST_1"])
+def test_the_stand_in_table_states_its_defaults_tokens_and_keys(region: Region) -> None:
+    current, nxt = DEMO_KEYS[region]
+    token = DEMO_ENV[f"{region}_QSTASH_TOKEN"]
+    row = f"| `{region}` | `{dev_defaults()[region]}` | `{token}` | `{current}`, `{nxt}` |"
+    assert row in CLI_DOCS.read_text().splitlines()
+
+
+def test_the_python_sdk_snippet_publishes_to_the_stand_in(
+    stand_in: DevServer, endpoint: Destination
+) -> None:
+    code = snippet(CLI_DOCS, "python-sdk-to-stand-in")
+    base = dev_defaults()["US_EAST_1"]
+    assert base in code
+    assert ENDPOINT in code
+    code = code.replace(base, stand_in.url("US_EAST_1")).replace(ENDPOINT, endpoint.url("/qstash"))
+    namespace = load(code)
+    namespace["client"].http._client.close()  # the SDK offers no close()
+    receiver: Receiver = namespace["receiver"]
+    fixed = receiver.config.fixed_keys
+    assert fixed is not None
+    keys = (fixed.current.reveal(), fixed.next.reveal())
+    sent = namespace["response"].message_id
+    assert delivery_verifies(stand_in, endpoint, sent, keys) == "US_EAST_1"
+
+
+def test_the_node_sdk_snippet_publishes_to_the_stand_in(
+    stand_in: DevServer, endpoint: Destination, tmp_path: Path
+) -> None:
+    node = shutil.which("node")
+    interop = ROOT / "tests/interop/node_modules"
+    if node is None or not (interop / "@upstash" / "qstash").is_dir():
+        pytest.fail("Node 20 and tests/interop/node_modules are required: run `make node`")
+    code = snippet(CLI_DOCS, "node-sdk-to-stand-in", "js")
+    base = dev_defaults()["EU_CENTRAL_1"]
+    assert base in code
+    assert ENDPOINT in code
+    code = code.replace(base, stand_in.url("EU_CENTRAL_1")).replace(
+        ENDPOINT, endpoint.url("/qstash")
+    )
+    (tmp_path / "snippet.mjs").write_text(code)
+    (tmp_path / "node_modules").symlink_to(interop)  # where the import is resolved from
+    done = subprocess.run(
+        [node, "snippet.mjs"], cwd=tmp_path, env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    keys = re.findall(r'(?:current|next)SigningKey: "([^"]+)"', code)
+    assert len(keys) == 2
+    assert delivery_verifies(stand_in, endpoint, done.stdout.strip(), (keys[0], keys[1])) == (
+        "EU_CENTRAL_1"
+    )
+
+
+def test_the_in_tests_snippet_publishes_through_both_regions(endpoint: Destination) -> None:
+    code = snippet(CLI_DOCS, "stand-in-in-tests")
+    assert ENDPOINT in code
+    namespace = load(code.replace(ENDPOINT, endpoint.url("/qstash")))  # it asserts itself
+    for client in namespace["clients"].values():
+        client.http._client.close()
+    assert len(endpoint.at("/qstash")) == 2

@@ -44,6 +44,7 @@ def probe(imports: str) -> dict[str, list[str]]:
         "import qstash_receiver.testing",
         "from qstash_receiver import *",
         "from qstash_receiver.testing import sign, signed_headers, DEMO_ENV",
+        "import qstash_receiver.cli",  # the console script: only `dev` needs httpx
     ],
 )
 def test_core_imports_no_heavy_modules(imports: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 from pathlib import Path
@@ -20,6 +21,31 @@ def test_no_core_module_starts_a_server_or_a_subprocess() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The absolute module names a source file imports, wherever in the file."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_no_core_module_imports_httpx() -> None:
+    # Publishing goes through the official SDK; the core has no HTTP client of its own.
+    imports = {path: imported_modules(path) for path in sorted((ROOT / "core").rglob("*.py"))}
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path, names in imports.items()
+        for name in sorted(names)
+        if name == "httpx" or name.startswith("httpx.")
+    ]
+    assert offenders == []
+    # The scan sees what a module imports, inside a try block too.
+    assert "qstash" in imports[ROOT / "core" / "publish.py"]
 
 
 @pytest.mark.parametrize(

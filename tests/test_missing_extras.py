@@ -1,4 +1,7 @@
-"""An adapter whose framework is not installed names the extra to install (issue 12, point 6)."""
+"""A module whose optional dependency is not installed names the extra to install.
+
+Adapters (issue 12, point 6), publishing (the official SDK) and the CLI's stand-in (httpx).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,27 @@ import sys
 
 import pytest
 
-# adapter module -> (a distribution it needs, the extra that installs it)
-ADAPTERS = {
+# module -> (a distribution it needs, the extra that installs it)
+MODULES = {
     "qstash_receiver.adapters.aws_lambda": ("aws_lambda_powertools", "lambda"),
     "qstash_receiver.adapters.gcf": ("flask", "gcf"),
     "qstash_receiver.adapters.flask": ("flask", "flask"),
     "qstash_receiver.adapters.django": ("asgiref", "django"),
     "qstash_receiver.adapters.starlette": ("starlette", "starlette"),
     "qstash_receiver.adapters.fastapi": ("fastapi", "fastapi"),
+    "qstash_receiver.publish": ("qstash", "publish"),
+    "qstash_receiver.cli.dev.server": ("httpx", "cli"),
 }
 
 
-@pytest.mark.parametrize("adapter", sorted(ADAPTERS))
-def test_a_missing_framework_names_the_extra(adapter: str) -> None:
-    missing, extra = ADAPTERS[adapter]
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_a_missing_dependency_names_the_extra(module: str) -> None:
+    missing, extra = MODULES[module]
     # None in sys.modules makes `import missing` fail as if it were not installed.
     script = (
         f"import sys; sys.modules[{missing!r}] = None\n"
         "try:\n"
-        f"    import {adapter}\n"
+        f"    import {module}\n"
         "except ModuleNotFoundError as error:\n"
         "    print(error)\n"
     )

@@ -49,6 +49,7 @@ ENV = {
     "EU_CENTRAL_1_QSTASH_CURRENT_SIGNING_KEY": EU_CURRENT,
     "EU_CENTRAL_1_QSTASH_NEXT_SIGNING_KEY": EU_NEXT,
     "EU_CENTRAL_1_QSTASH_TOKEN": EU_TOKEN,
+    "EU_CENTRAL_1_QSTASH_URL": "https://qstash-eu-central-1.upstash.io",
     "QSTASH_CURRENT_SIGNING_KEY": DEFAULT_CURRENT,
     "QSTASH_NEXT_SIGNING_KEY": DEFAULT_NEXT,
     "QSTASH_TOKEN": DEFAULT_TOKEN,
@@ -122,6 +123,8 @@ def test_reprs_and_strs_are_masked() -> None:
         config.outgoing,
         explicit.outgoing,
         dev.outgoing,
+        *config.outgoing_regions.values(),
+        *dev.outgoing_regions.values(),
         *config.region_keys.values(),
         config.default_keys,
         explicit.fixed_keys,
@@ -132,6 +135,7 @@ def test_reprs_and_strs_are_masked() -> None:
         Answer(401, "invalid_signature"),
         Headers({"Upstash-Signature": failing_signatures()["wrong_key"]}),
     ]
+    assert set(config.outgoing_regions) == {"EU_CENTRAL_1", "US_EAST_1"}  # both tokens are checked
     outputs = [text for obj in objects for text in (repr(obj), str(obj), f"{obj}")]
     assert_clean(outputs)
     # And the masked form still tells a reader what is there.

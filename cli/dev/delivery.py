@@ -18,7 +18,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-import httpx
+from qstash_receiver.integration import missing_extra
+
+try:
+    import httpx
+except ModuleNotFoundError as error:  # the stand-in (devserver) imports this module
+    raise missing_extra(error, "cli") from None
 
 from qstash_receiver.names import Region
 from qstash_receiver.token import signed_headers
