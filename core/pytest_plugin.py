@@ -30,7 +30,6 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from .integration import LazyReceiver
 from .names import (
     CLOUD_RUNTIME_MARKERS,
     QSTASH_CURRENT_SIGNING_KEY,
@@ -47,6 +46,8 @@ from .verify import Body
 __all__ = ["QStashSigner", "qstash_env", "qstash_signer"]
 
 # Modules whose ``default_receiver`` (a LazyReceiver) is shared by every app of the process.
+# The plugin is imported by every pytest session where the package is installed: it imports
+# no more of the package than the signer needs.
 _DEFAULT_RECEIVER_MODULES = (
     "qstash_receiver.adapters._asgi",  # FastAPI and Starlette
     "qstash_receiver.adapters.django.settings",
@@ -175,11 +176,12 @@ class QStashSigner:
 
 
 def _reset_default_receivers() -> None:
-    # Only adapters already imported can hold a receiver: nothing is imported here.
+    # Only adapters already imported can hold a receiver: nothing is imported here (nor is
+    # qstash_receiver.integration, for LazyReceiver: its reset() is all that is needed).
     for name in _DEFAULT_RECEIVER_MODULES:
-        receiver = getattr(sys.modules.get(name), "default_receiver", None)
-        if isinstance(receiver, LazyReceiver):
-            receiver.reset()
+        reset = getattr(getattr(sys.modules.get(name), "default_receiver", None), "reset", None)
+        if callable(reset):
+            reset()
 
 
 @pytest.fixture
