@@ -41,6 +41,7 @@ from asgi_apps import (
     uvicorn_server,
 )
 
+from qstash_receiver.pytest_plugin import QStashSigner
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,7 +203,9 @@ def sample(env: Mapping[str, str], log_path: Path) -> Iterator[str]:
 BASE_ENV = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1"}
 
 
-def test_sample_in_migration_mode_from_the_environment(tmp_path: Path) -> None:
+def test_sample_in_migration_mode_from_the_environment(
+    tmp_path: Path, qstash_signer: QStashSigner
+) -> None:
     log_path = tmp_path / "sample.log"
     with sample({**BASE_ENV, **DEMO_ENV}, log_path) as base, httpx.Client(timeout=30) as client:
         genuine, signatures = [], []
@@ -232,7 +235,13 @@ def test_sample_in_migration_mode_from_the_environment(tmp_path: Path) -> None:
                 else:
                     expected = f"{case.status} {phrase(case.status)}: {case.reason}"
                     assert (response.status_code, response.text) == (case.status, expected)
-        payload = signed(SAMPLE_PAYLOAD, EU_CURRENT, "EU_CENTRAL_1", "-", "sample_task_payload")
+        payload = qstash_signer.headers(
+            SAMPLE_PAYLOAD,
+            url=base + "/tasks/refund",
+            region="EU_CENTRAL_1",
+            message_id="sample_task_payload",
+        )
+        payload["Content-Type"] = "application/json"
         task = client.post(base + "/tasks/refund", content=SAMPLE_PAYLOAD, headers=payload)
         assert task.status_code == 200
         genuine.append("sample_task_payload")

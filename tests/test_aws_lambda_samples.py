@@ -22,6 +22,7 @@ from qstash_demo.services import serving
 
 from qstash_receiver.adapters.aws_lambda.testing import signed_event
 from qstash_receiver.names import Region
+from qstash_receiver.pytest_plugin import QStashSigner
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
 ROOT = Path(__file__).parent.parent
@@ -115,9 +116,9 @@ def post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -
         return error.code, error.read().decode()
 
 
-def test_samples_over_http_through_the_bridge(bridge: str) -> None:
+def test_samples_over_http_through_the_bridge(bridge: str, qstash_signer: QStashSigner) -> None:
     for region in REGIONS:
-        headers = signed_headers(PAYLOAD, key=DEMO_KEYS[region][0], region=region, message_id="m1")
+        headers = qstash_signer.headers(PAYLOAD, url=bridge, region=region, message_id="m1")
         status, text = post(bridge, PAYLOAD, headers)
         contract({"statusCode": status, "body": text}, region, "m1")
         assert post(bridge, PAYLOAD + b"\n", headers) == (401, "401 Unauthorized: body_mismatch")

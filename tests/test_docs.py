@@ -25,6 +25,7 @@ PUBLIC_MODULES = (
     "qstash_receiver",
     "qstash_receiver.compat",
     "qstash_receiver.testing",
+    "qstash_receiver.pytest_plugin",
     "qstash_receiver.publish",
     "qstash_receiver.names",
     "qstash_receiver.integration",

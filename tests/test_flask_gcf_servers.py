@@ -25,6 +25,7 @@ import pytest
 from qstash_demo.services import Service, serving
 
 from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES
+from qstash_receiver.pytest_plugin import QStashSigner
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
 
 #: The phrase of 413 as http.HTTPStatus spells it (it changed in Python 3.13).
@@ -195,12 +196,14 @@ def send(server: Server, delivery: Delivery, path: str) -> httpx.Response:
     )
 
 
-def test_deliveries_from_both_regions_and_forged_ones(server: Server) -> None:
+def test_deliveries_from_both_regions_and_forged_ones(
+    server: Server, qstash_signer: QStashSigner
+) -> None:
     path = "/qstash" if server.kind == "flask" else "/deliveries/any/path"
     sent = deliveries(server.kind, url=server.base_url + path)
     if server.kind == "flask":  # the blueprint the QStash extension protects
         body = PAYLOADS["flask"]
-        task = signed_headers(body, key=US_CURRENT, region="US_EAST_1")
+        task = qstash_signer.headers(body, url=server.base_url + "/tasks/bill")
         sent.append(Delivery("task", body, task, 200, region="US_EAST_1", path="/tasks/bill"))
         unsigned = {"Upstash-Message-Id": "msg_task_unsigned"}
         refused = Delivery("task_unsigned", body, unsigned, 401, "missing_signature")
@@ -225,11 +228,11 @@ def test_deliveries_from_both_regions_and_forged_ones(server: Server) -> None:
         assert secret not in server.log()
 
 
-def test_signatures_never_reach_the_log(server: Server) -> None:
+def test_signatures_never_reach_the_log(server: Server, qstash_signer: QStashSigner) -> None:
     body = PAYLOADS[server.kind]
-    headers = signed_headers(body, key=US_CURRENT, region="US_EAST_1")
-    signature = headers["Upstash-Signature"]
     path = "/qstash" if server.kind == "flask" else "/"
+    headers = qstash_signer.headers(body, url=server.base_url + path, region="US_EAST_1")
+    signature = headers["Upstash-Signature"]
     response = httpx.post(server.base_url + path, content=body + b" ", headers=headers)
     assert response.status_code == 401
     assert signature.split(".")[2] not in server.log() + response.text

@@ -1,5 +1,5 @@
 """What `make dist` ships: metadata an index accepts, an sdist without tests, the same bytes twice,
-and a wheel that installs alone."""
+a wheel that installs alone, and its pytest plugin at work in a project outside the repository."""
 
 from __future__ import annotations
 
@@ -145,3 +145,171 @@ def test_the_wheel_alone_installs_imports_and_pulls_no_dependency(
         text=True,
     )
     assert listed.stdout.split() == [f"qstash-receiver=={qstash_receiver.__version__}"]
+
+
+# A user's project: module-level apps with the adapters' default receivers, tests that use
+# both fixtures, and nothing else (no conftest.py, no -p). The shell's QSTASH_DEV=1 must not
+# reach the fixtures' tests, and must still be there for the others.
+OUTSIDE_PROJECT = {
+    "pytest.ini": "[pytest]\naddopts = --strict-markers\nfilterwarnings = error\n",
+    "flask_app.py": """
+from flask import Flask, jsonify
+
+from qstash_receiver.adapters.flask import current_message, verify_qstash
+
+app = Flask(__name__)
+
+
+@app.post("/hook")
+@verify_qstash
+def hook():
+    message = current_message()
+    return jsonify(id=message.message_id, region=message.key_region, retried=message.retried)
+""",
+    "fastapi_app.py": """
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+
+from qstash_receiver import VerifiedMessage
+from qstash_receiver.adapters.fastapi import install, verified_message
+
+app = FastAPI()
+install(app)
+
+
+@app.post("/hook")
+def hook(message: Annotated[VerifiedMessage, Depends(verified_message)]):
+    return {"id": message.message_id, "region": message.key_region, "retried": message.retried}
+""",
+    "test_flask_app.py": """
+import os
+
+import pytest
+
+from flask_app import app
+
+BODY = b'{"order_id": 4217}'
+URL = "http://localhost/hook"
+
+
+def send(headers, body=BODY):
+    response = app.test_client().post("/hook", data=body, headers=headers)
+    return response.status_code, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("region", ["US_EAST_1", "EU_CENTRAL_1"])
+def test_genuine_deliveries_from_both_regions(qstash_signer, region):
+    headers = qstash_signer.headers(BODY, url=URL, region=region, retried=2)
+    response = app.test_client().post("/hook", data=BODY, headers=headers)
+    assert response.status_code == 200
+    assert response.json == {"id": headers["Upstash-Message-Id"], "region": region, "retried": 2}
+
+
+def test_the_primary_region_by_default(qstash_env, qstash_signer):
+    assert os.environ["QSTASH_REGION"] == qstash_env["QSTASH_REGION"] == "US_EAST_1"
+    assert "QSTASH_DEV" not in os.environ
+    headers = qstash_signer.headers(BODY, url=URL, message_id="msg_given")
+    assert headers["Upstash-Region"] == "US-EAST-1"
+    assert send(headers)[0] == 200
+
+
+def test_wrong_region_and_tampered_deliveries_are_refused(qstash_signer):
+    headers = qstash_signer.headers(BODY, url=URL, region="EU_CENTRAL_1")
+    assert send(headers, BODY + b" ") == (401, "401 Unauthorized: body_mismatch")
+    headers["Upstash-Region"] = "US-EAST-1"
+    assert send(headers) == (401, "401 Unauthorized: invalid_signature")
+
+
+def test_without_the_fixtures_the_environment_is_the_shells():
+    assert os.environ["QSTASH_DEV"] == "1"
+    assert "QSTASH_REGION" not in os.environ
+""",
+    "test_fastapi_app.py": """
+import os
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fastapi_app import app
+
+BODY = b'{"order_id": 4217}'
+URL = "http://testserver/hook"
+
+
+def send(headers, body=BODY):
+    response = TestClient(app).post("/hook", content=body, headers=headers)
+    return response.status_code, response.text
+
+
+@pytest.mark.parametrize("region", ["US_EAST_1", "EU_CENTRAL_1"])
+def test_genuine_deliveries_from_both_regions(qstash_signer, region):
+    headers = qstash_signer.headers(BODY, url=URL, region=region, retried=2)
+    response = TestClient(app).post("/hook", content=BODY, headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"id": headers["Upstash-Message-Id"], "region": region, "retried": 2}
+
+
+def test_the_primary_region_by_default(qstash_env, qstash_signer):
+    assert os.environ["QSTASH_REGION"] == qstash_env["QSTASH_REGION"] == "US_EAST_1"
+    assert "QSTASH_DEV" not in os.environ
+    headers = qstash_signer.headers(BODY, url=URL, message_id="msg_given")
+    assert send(headers)[0] == 200
+
+
+def test_wrong_region_and_tampered_deliveries_are_refused(qstash_signer):
+    headers = qstash_signer.headers(BODY, url=URL, region="EU_CENTRAL_1")
+    assert send(headers, BODY + b" ") == (401, "401 Unauthorized: body_mismatch")
+    headers["Upstash-Region"] = "US-EAST-1"
+    assert send(headers) == (401, "401 Unauthorized: invalid_signature")
+
+
+def test_without_the_fixtures_the_environment_is_the_shells():
+    assert os.environ["QSTASH_DEV"] == "1"
+    assert "QSTASH_REGION" not in os.environ
+""",
+}
+
+
+def test_a_project_outside_the_repository_uses_the_fixtures_from_the_wheel_alone(
+    wheel: Path, tmp_path: Path
+) -> None:
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    # The frameworks and the test tools from the index; starlette's test client uses httpx2
+    # (with httpx it warns, and the project turns warnings into errors).
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", f"{wheel}[flask,fastapi]", "pytest", "httpx2"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    for name, text in OUTSIDE_PROJECT.items():
+        (project / name).write_text(text.lstrip())
+    # Nothing from this session: no PYTEST_* options, no QStash settings, no source checkout
+    # on the path; a developer's QSTASH_DEV=1, which the fixtures must set aside.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "PYTHON")) and "QSTASH" not in k
+    }
+    done = subprocess.run(
+        [python, "-m", "pytest", "-v", "-p", "no:cacheprovider"],
+        cwd=project,
+        env={**env, "QSTASH_DEV": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert f"qstash-receiver-{qstash_receiver.__version__}" in done.stdout  # plugins: line
+    assert " 10 passed in " in done.stdout.splitlines()[-1]
+    assert "warning" not in done.stdout.lower()
+    for framework in ("flask", "fastapi"):
+        assert f"test_{framework}_app.py::test_the_primary_region_by_default PASSED" in (
+            done.stdout
+        )

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from qstash_demo.services import serving
 
+from qstash_receiver.pytest_plugin import QStashSigner
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
 #: The phrase of 413 as http.HTTPStatus spells it (it changed in Python 3.13).
@@ -95,7 +96,7 @@ def deliveries(url: str, tag: str) -> list[Delivery]:
 
 @pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
 def test_sample_on_a_real_server_runs_the_view_exactly_for_genuine_deliveries(
-    server: str, tmp_path: Path
+    server: str, tmp_path: Path, qstash_signer: QStashSigner
 ) -> None:
     sent: list[Delivery] = []
     with (
@@ -129,8 +130,9 @@ def test_sample_on_a_real_server_runs_the_view_exactly_for_genuine_deliveries(
                 sent.append(delivery)
         # Above the limit (10 MiB here): answered 413 before the view, by the library.
         big = b"z" * (10 * 1024 * 1024 + 1)
-        headers = signed_headers(big, key=EU_CURRENT, region="EU_CENTRAL_1", message_id="big")
-        response = client.post(live.url + PATHS[0], content=big, headers=headers)
+        url = live.url + PATHS[0]
+        headers = qstash_signer.headers(big, url=url, region="EU_CENTRAL_1", message_id="big")
+        response = client.post(url, content=big, headers=headers)
         assert (response.status_code, response.text) == (
             413,
             f"413 {TOO_LARGE}: body_too_large",
