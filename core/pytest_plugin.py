@@ -41,16 +41,18 @@ from .names import (
 )
 from .secret import Secret, mask
 from .testing import DEMO_ENV, signed_headers
-from .verify import Body
+from .token import Body
 
 __all__ = ["QStashSigner", "qstash_env", "qstash_signer"]
 
-# Modules whose ``default_receiver`` (a LazyReceiver) is shared by every app of the process.
+# Modules whose ``default_receiver`` (a Receiver reading its source on first use) is shared by
+# every app of the process.
 # The plugin is imported by every pytest session where the package is installed: it imports
 # no more of the package than the signer needs.
 _DEFAULT_RECEIVER_MODULES = (
     "qstash_receiver.adapters._asgi",  # FastAPI and Starlette
     "qstash_receiver.adapters.django.settings",
+    "qstash_receiver.adapters.flask.verification",  # Flask views of apps without QStash(app)
 )
 _PREFIXES = ("QSTASH_", *(f"{region}_QSTASH_" for region in REGIONS))
 _SECRET_SUFFIXES = ("_SIGNING_KEY", "_TOKEN")
@@ -177,7 +179,7 @@ class QStashSigner:
 
 def _reset_default_receivers() -> None:
     # Only adapters already imported can hold a receiver: nothing is imported here (nor is
-    # qstash_receiver.integration, for LazyReceiver: its reset() is all that is needed).
+    # qstash_receiver.verify: Receiver.reset() is all that is needed).
     for name in _DEFAULT_RECEIVER_MODULES:
         reset = getattr(getattr(sys.modules.get(name), "default_receiver", None), "reset", None)
         if callable(reset):

@@ -19,18 +19,19 @@ from pathlib import Path
 
 import fastapi.testclient
 import pytest
+from verdicts import check_request
 
 import qstash_receiver.adapters.fastapi
 import qstash_receiver.adapters.flask
 from qstash_receiver import (
     BodyMismatchError,
     InvalidSignatureError,
+    QStashConfig,
     Receiver,
     UrlMismatchError,
     VerifiedMessage,
     load_config,
 )
-from qstash_receiver.integration import LazyReceiver, check_request
 from qstash_receiver.pytest_plugin import QStashSigner
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign
 
@@ -170,18 +171,30 @@ def test_no_key_or_token_in_a_repr(
 
 
 @pytest.mark.parametrize(
-    "module", ["qstash_receiver.adapters._asgi", "qstash_receiver.adapters.django.settings"]
+    "module",
+    [
+        "qstash_receiver.adapters._asgi",
+        "qstash_receiver.adapters.django.settings",
+        "qstash_receiver.adapters.flask.verification",
+    ],
 )
 def test_the_fixture_resets_the_default_receiver_apps_share(
     module: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # FastAPI and Starlette share _asgi's, Django views settings'; a stand-in of the same kind.
-    shared = LazyReceiver(Receiver)
+    # FastAPI and Starlette share _asgi's, Django views settings', Flask views without the
+    # extension verification's; a stand-in of the same kind, over a source that counts.
+    loads: list[int] = []
+
+    def source() -> QStashConfig:
+        loads.append(1)
+        return load_config(dict(DEMO_ENV))
+
+    shared = Receiver(source=source)
     monkeypatch.setattr(importlib.import_module(module), "default_receiver", shared)
-    before = shared()
-    assert shared() is before  # kept until reset
+    before = shared.config
+    assert shared.config is before and len(loads) == 1  # kept until reset
     request.getfixturevalue("qstash_env")
-    assert shared() is not before
+    assert shared.config is not before and len(loads) == 2
 
 
 def test_importing_the_package_does_not_import_pytest_or_the_plugin() -> None:

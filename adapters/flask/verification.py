@@ -25,6 +25,7 @@ __all__ = [
     "answer",
     "app_receiver",
     "current_message",
+    "default_receiver",
     "verify_current",
 ]
 
@@ -33,8 +34,9 @@ MESSAGE_ATTRIBUTE = "qstash_message"
 #: ``app.extensions`` keys: the ``QStash`` extension, and the app's receiver.
 EXTENSION = "qstash"
 RECEIVER = "qstash.receiver"
-# Views of apps without the extension: one receiver reading the environment on first use.
-_ENVIRONMENT_RECEIVER = Receiver()
+#: The receiver of views in apps without the ``QStash`` extension: it reads the environment on
+#: the first delivery.
+default_receiver = Receiver()
 
 
 def current_message() -> VerifiedMessage:
@@ -69,7 +71,7 @@ def app_receiver() -> Receiver:
     """The current app's receiver (set up by the ``QStash`` extension), else one reading the
     environment."""
     receiver = current_app.extensions.get(RECEIVER)
-    return receiver if isinstance(receiver, Receiver) else _ENVIRONMENT_RECEIVER
+    return receiver if isinstance(receiver, Receiver) else default_receiver
 
 
 def verify_current(endpoint: Endpoint) -> Callable[..., Response | VerifiedMessage]:
