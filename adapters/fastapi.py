@@ -21,13 +21,15 @@ needs it: a dependency does not see the status of the route's answer, the app do
 
 # No "from __future__ import annotations": FastAPI reads the dependency's annotations at run
 # time, from the callable itself (an instance has no module globals to resolve names in).
-import logging
+import inspect
+import sys
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from qstash_receiver.integration import missing_extra
 
 try:
-    from fastapi import FastAPI, HTTPException, Request, Response
+    from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 except ModuleNotFoundError as error:
     raise missing_extra(error, "fastapi") from None
 
@@ -46,8 +48,8 @@ from qstash_receiver.integration import (
     Delivery,
     Endpoint,
     Options,
-    answer_for,
     handler_answer,
+    refusal,
 )
 
 from ._asgi import (
@@ -95,7 +97,6 @@ async def _refused(request: Request, exc: Exception) -> Response:
     return answer(handler_answer(exc))
 
 
-logger = logging.getLogger("qstash_receiver")
 _DELIVERY = "qstash_receiver.delivery"  # scope: the guard's claim, finished by _Finisher
 _FINISHER = "qstash_receiver.finisher"  # scope: set when install()'s middleware runs
 
@@ -124,6 +125,44 @@ class _Finisher:
         return None
 
 
+# A mark on an app's router (routers are unhashable): install() set the app up.
+_INSTALLED = "_qstash_receiver_installed"
+_MISSING_INSTALL = (
+    "QStashVerifier(dedupe=...) needs qstash_receiver.adapters.fastapi.install(app): add "
+    "install(app) after creating the app, so that the duplicate guard sees each answer's status"
+)
+
+
+def _calling_router() -> "APIRouter | None":
+    # The outermost router a caller up the stack is a method of: the one declaring a route
+    # (an app's router including another's routes declares them again), or the app's router
+    # starting (it may start the routers it includes, whose handlers run below it).
+    found = None
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, APIRouter):
+            found = owner
+        frame = frame.f_back
+    return found
+
+
+def _check_installed() -> None:
+    """The start-up handler of every router with a guarded route: the app starting (its
+    router is the outermost) must have had install()."""
+    router = _calling_router()
+    if router is not None and not getattr(router, _INSTALLED, False):
+        raise RuntimeError(_MISSING_INSTALL)
+
+
+def _guarded_route_declared() -> None:
+    # An app starts the start-up handlers of the routers it includes (or copies them to its
+    # own router, in older FastAPI), so the check runs wherever the guarded route ends up.
+    router = _calling_router()
+    if router is not None and _check_installed not in router.on_startup:
+        router.on_startup.append(_check_installed)
+
+
 def install(app: FastAPI) -> None:
     """Answer rejections exactly as every other adapter does (``text/plain``, fixed text), a
     route's ``NonRetryableError`` / ``RetryLater`` with 489 / 503, and finish the duplicate
@@ -135,6 +174,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NonRetryableError, _refused)
     app.add_exception_handler(RetryLater, _refused)
     app.add_middleware(_Finisher)
+    setattr(app.router, _INSTALLED, True)
 
 
 class QStashVerifier:
@@ -155,11 +195,12 @@ class QStashVerifier:
         receiver (Receiver | None): default: one reading the environment on the first request
             (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
         dedupe (DedupeStore | None): a duplicate-delivery guard store
-            (:mod:`qstash_receiver.dedupe`); needs :func:`install` on the app (without it
-            every delivery is answered 500). Each message runs the route once; a copy of a
-            handled one is answered 200 without running it, one in progress 409 with
-            ``Retry-After``; an unreachable store 503. The route's answer counts as handled
-            when its status is 2xx.
+            (:mod:`qstash_receiver.dedupe`); needs :func:`install` on the app: an app
+            declaring it without ``install`` fails when it starts (with a lifespan of its
+            own, which skips start-up handlers, every delivery is answered 500 instead).
+            Each message runs the route once; a copy of a handled one is answered 200
+            without running it, one in progress 409 with ``Retry-After``; an unreachable
+            store 503. The route's answer counts as handled when its status is 2xx.
 
     Raises:
         ValueError, TypeError: invalid options. Per request: :class:`QStashRejected` (401,
@@ -169,17 +210,21 @@ class QStashVerifier:
     def __init__(self, **options: "Unpack[OptionArgs]") -> None:
         self._endpoint = Endpoint(Options(**options), default_receiver)
 
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """What FastAPI inspects when a route declares this dependency: with ``dedupe``, the
+        declaring app is then required to have :func:`install` by the time it starts."""
+        if self._endpoint.options.dedupe is not None:
+            _guarded_route_declared()
+        return inspect.signature(self.__call__)
+
     async def __call__(self, request: Request) -> VerifiedMessage:
         result = await verify_body(request, self._endpoint)
         if isinstance(result, Answer):
             raise QStashRejected(result)
         if self._endpoint.options.dedupe is not None and _DELIVERY not in request.scope:
-            if not request.scope.get(_FINISHER):  # nothing would finish the claim
-                error = ConfigError("QStashVerifier(dedupe=...) needs install(app)")
-                logging.getLogger("qstash_receiver").error(
-                    "QStash delivery answered 500: %s", error
-                )
-                raise QStashRejected(answer_for(error))
+            if not request.scope.get(_FINISHER):  # an app the start-up check did not see
+                raise QStashRejected(refusal(ConfigError(_MISSING_INSTALL)))
             delivery = await offload(lambda: self._endpoint.claim(result))
             if isinstance(delivery, Answer):
                 raise QStashRejected(delivery)

@@ -14,7 +14,7 @@ Users of the library need none of this: they use the adapters' ``verify_qstash``
 
 from __future__ import annotations
 
-from .answers import DUPLICATE, Answer, answer_for, handler_answer, is_success
+from .answers import DUPLICATE, Answer, answer_for, handler_answer, is_success, refusal
 from .guard import Delivery
 from .headers import Headers
 from .lifecycle import (
@@ -46,6 +46,7 @@ __all__ = [
     "handler_answer",
     "is_success",
     "missing_extra",
+    "refusal",
     "to_thread",
     "wrap_view",
 ]

@@ -3,14 +3,19 @@ the Starlette middleware and decorator, and FastAPI's dependency with ``install(
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import subprocess
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from qstash_demo.services import free_port
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -151,15 +156,89 @@ def test_an_unreachable_store_is_503_and_nothing_runs(kind: str) -> None:
     assert runs == {}
 
 
-def test_fastapi_dedupe_without_install_is_a_retryable_500(
+def test_fastapi_dedupe_without_install_fails_when_the_app_starts() -> None:
+    """Found at start-up, saying what to add, rather than as a 500 per delivery."""
+    runs = Counter[str]()
+    app = app_for("fastapi", runs, MemoryStore(), installed=False)
+    with (
+        pytest.raises(RuntimeError, match=r"needs qstash_receiver\.adapters\.fastapi\.install"),
+        TestClient(app),
+    ):
+        pass
+    assert runs == {}
+
+
+def test_fastapi_dedupe_on_an_included_router_without_install_fails_when_the_app_starts() -> None:
+    def app_including_a_guarded_router() -> FastAPI:
+        guard = fastapi_adapter.QStashVerifier(dedupe=MemoryStore())
+        router = APIRouter(dependencies=[Depends(guard)])
+        router.post("/qstash")(lambda: {"ok": True})
+        app = FastAPI()
+        app.include_router(router)
+        return app
+
+    with (
+        pytest.raises(RuntimeError, match=r"add install\(app\)"),
+        TestClient(app_including_a_guarded_router()),
+    ):
+        pass
+    app = app_including_a_guarded_router()
+    fastapi_adapter.install(app)  # after the routes is fine: checked when the app starts
+    with TestClient(app) as client:
+        assert client.get("/docs").status_code == 200
+    unguarded = FastAPI()  # an app without a guarded route needs no install()
+    unguarded.post("/plain", dependencies=[Depends(fastapi_adapter.QStashVerifier())])(lambda: 1)
+    with TestClient(unguarded) as client:
+        assert client.get("/docs").status_code == 200
+
+
+def test_fastapi_dedupe_without_install_under_its_own_lifespan_is_a_retryable_500(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A lifespan of the app's own skips start-up handlers: each delivery is then a 500."""
     runs = Counter[str]()
-    with TestClient(app_for("fastapi", runs, MemoryStore(), installed=False)) as client:
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(lifespan=lifespan)
+    guard = fastapi_adapter.QStashVerifier(receiver=RECEIVER, dedupe=MemoryStore())
+
+    @app.post("/qstash", dependencies=[Depends(guard)])
+    async def route(request: Request) -> Response:
+        return act(runs, fastapi_adapter.get_message(request))
+
+    with TestClient(app) as client:
         body = b'{"do": "ok"}'
         headers = signed_headers(body, key=KEY, url="http://testserver/qstash", region="US_EAST_1")
         with caplog.at_level(logging.ERROR, "qstash_receiver"):
             answer = client.post("/qstash", content=body, headers=headers)
     assert answer.status_code == 500
     assert runs == {}
-    assert "needs install(app)" in caplog.text
+    assert "add install(app)" in caplog.text
+
+
+UNINSTALLED_APP = """
+from fastapi import Depends, FastAPI
+from qstash_receiver.adapters.fastapi import QStashVerifier
+from qstash_receiver.dedupe import MemoryStore
+
+app = FastAPI()
+
+
+@app.post("/qstash", dependencies=[Depends(QStashVerifier(dedupe=MemoryStore()))])
+def hook() -> dict[str, bool]:
+    return {"ok": True}
+"""
+
+
+def test_uvicorn_refuses_to_start_a_guarded_app_without_install(tmp_path: Path) -> None:
+    (tmp_path / "uninstalled.py").write_text(UNINSTALLED_APP)
+    command = [sys.executable, "-m", "uvicorn", "uninstalled:app", "--port", str(free_port())]
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert "Application startup failed" in done.stderr
+    assert "add install(app) after creating the app" in done.stderr
