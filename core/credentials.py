@@ -1,7 +1,7 @@
 """Publishing credentials: where messages are published, and with which token.
 
 A pure function of an environment mapping, as :func:`~qstash_receiver.load_config` is (which
-calls it): the outgoing credentials (DESIGN.md "Outgoing credentials", first match wins) and
+calls it): the outgoing credentials (docs/configuration.md "Resolution order", first match wins) and
 those of every region, for publishing through a region by name. Nothing here sends anything;
 :mod:`qstash_receiver.publish` builds the official SDK's clients from these.
 """

@@ -1,7 +1,7 @@
 """Exception hierarchy. Messages are fixed and client-safe: no key, token or signature.
 
 Each error carries its answer: the HTTP ``status_code`` an endpoint gives and a stable ``reason``
-code (see DESIGN.md "Answers an endpoint gives"); one function turns any of them into a
+code (docs/configuration.md, "Answers an endpoint gives"); one function turns any of them into a
 response (:func:`qstash_receiver.integration.rejection_for`).
 """
 

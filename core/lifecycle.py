@@ -79,7 +79,7 @@ class Responder(Generic[R]):
 
 def to_thread(call: Callable[[], T]) -> Awaitable[T]:
     """The default :data:`Offload`: ``asyncio.to_thread``."""
-    import asyncio  # here: importing asyncio costs sync-only platforms (Lambda) ~10 ms
+    import asyncio  # here: sync-only platforms (Lambda) never pay for importing asyncio
 
     return asyncio.to_thread(call)
 

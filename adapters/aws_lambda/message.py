@@ -36,7 +36,7 @@ def get_message(source: Mapping[str, Any] | _HasContext) -> VerifiedMessage:
     """The verified message of a delivery.
 
     ``source`` is the ``event`` a :func:`verify_qstash` handler received, or the Powertools
-    resolver (``app``) or ``Router`` inside a route guarded by ``QStashMiddleware``.
+    resolver (``app``) or ``Router`` inside a route verified by ``QStashMiddleware``.
 
     Raises:
         LookupError: ``source`` did not go through ``verify_qstash`` or the middleware.
