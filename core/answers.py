@@ -1,9 +1,9 @@
 """The answers an endpoint gives in place of its handler's: status, reason and headers.
 
-This is the one place that says which status a case gets: errors carry theirs
-(``QStashError.status_code``; docs/configuration.md "Answers an endpoint gives"), :func:`answer_for` turns
-an error into an :class:`Answer`, and each adapter only puts an :class:`Answer` into its
-platform's response shape.
+This is the one place that says which status a case gets (the table is in
+docs/configuration.md, "Answers an endpoint gives"): errors carry theirs
+(``QStashError.status_code``), :func:`answer_for` turns an error into an :class:`Answer`, and
+each adapter only puts an :class:`Answer` into its platform's response shape.
 """
 
 from __future__ import annotations
