@@ -535,3 +535,42 @@ def test_init_app_factory_pattern_and_explicit_receiver_wins() -> None:
     assert_rejected(
         client.post("/from-extension", data=BODY, headers=us()), 401, "invalid_signature"
     )
+
+
+def test_verify_qstash_above_the_route_decorator_is_refused_when_decorating() -> None:
+    """The wrong order would register the bare view: refused, never a silent open route."""
+    app = Flask(__name__)
+    with pytest.raises(TypeError, match=r"@verify_qstash is above @\.\.\.post\(\.\.\.\)"):
+
+        @verify_qstash
+        @app.post("/wrong")
+        def wrong() -> str:
+            return "handler ran"
+
+    blueprint = Blueprint("jobs", __name__)
+    with pytest.raises(TypeError, match=r"below the route decorator"):
+
+        @verify_qstash(clock_tolerance=5)
+        @blueprint.route("/wrong", methods=["POST"])
+        def also_wrong() -> str:
+            return "handler ran"
+
+
+def test_verify_qstash_below_the_route_decorator_still_protects_the_route() -> None:
+    app = Flask(__name__)
+
+    @app.post("/right")
+    @verify_qstash(receiver=Receiver(config=load_config(DEMO_ENV)))
+    def right() -> str:
+        return "handler ran"
+
+    answer = app.test_client().post("/right", data=b"{}")
+    assert (answer.status_code, answer.text) == (401, "401 Unauthorized: missing_signature")
+
+
+def test_a_view_without_source_is_decorated_as_before() -> None:
+    namespace: dict[str, object] = {}
+    exec("def view():\n    return 'ok'\n", namespace)  # noqa: S102 (no source file to read)
+    view = namespace["view"]
+    assert callable(view)
+    assert callable(verify_qstash(view))

@@ -275,3 +275,12 @@ def test_sample_is_laid_out_as_cloud_functions_deploys_it() -> None:
         ("qstash-receiver", frozenset({"gcf"})),
     }
     assert (sample / "payload.json").is_file()
+
+
+def test_verify_qstash_above_functions_framework_http_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"@verify_qstash is above @\.\.\.http\(\.\.\.\)"):
+
+        @verify_qstash
+        @functions_framework.http
+        def handle(request: Request) -> str:
+            return "handler ran"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar, overload
 
 from qstash_receiver.integration import Endpoint, Options, wrap_view
 
+from .order import refuse_wrong_order
 from .verification import RESPONDER, app_receiver, verify_current
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ R = TypeVar("R")
 
 
 def _decorate(view: Callable[P, R], endpoint: Endpoint) -> Callable[P, R]:
+    refuse_wrong_order(view)
     return wrap_view(view, verify_current(endpoint), endpoint, RESPONDER)
 
 
@@ -61,9 +63,11 @@ def verify_qstash(
             its status is 2xx.
 
     Raises:
-        ValueError, TypeError: invalid options (when decorating). Nothing per request:
-            failures become responses. The view's own exceptions propagate (after the
-            guard's claim is released).
+        ValueError, TypeError: invalid options (when decorating); TypeError also when
+            ``@verify_qstash`` is written above the route decorator (``@app.post(...)``,
+            ``@functions_framework.http``), where the route would run unverified. Nothing
+            per request: failures become responses. The view's own exceptions propagate
+            (after the duplicate guard's claim is released).
     """
     endpoint = Endpoint(Options(**options), app_receiver)
     if view is not None:
