@@ -192,9 +192,11 @@ def test_the_fixture_resets_the_default_receiver_apps_share(
     shared = Receiver(source=source)
     monkeypatch.setattr(importlib.import_module(module), "default_receiver", shared)
     before = shared.config
-    assert shared.config is before and len(loads) == 1  # kept until reset
+    assert shared.config is before
+    assert len(loads) == 1
     request.getfixturevalue("qstash_env")
-    assert shared.config is not before and len(loads) == 2
+    assert shared.config is not before
+    assert len(loads) == 2
 
 
 def test_importing_the_package_does_not_import_pytest_or_the_plugin() -> None:

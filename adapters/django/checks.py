@@ -19,13 +19,16 @@ from qstash_receiver import ConfigError, load_config
 from qstash_receiver.urlcheck import URL_CHECK_DOC, url_check_off
 
 from .settings import qstash_environ
-from .urlcheck import UrlChecks, url_checks
+from .urlcheck import UrlChecks, largest_body_limit, url_checks
 
 __all__ = [
+    "UPLOAD_LIMIT_ID",
     "URL_CHECK_OFF_ID",
     "WARNING_IDS",
     "check_qstash_config",
+    "check_upload_limit",
     "check_url_checks",
+    "upload_limit_messages",
     "url_check_messages",
 ]
 
@@ -41,6 +44,10 @@ _KEYS_HINT = (
     "Set QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY (or QSTASH_REGION with the "
     "EU_CENTRAL_1_/US_EAST_1_ prefixed pairs) in settings or the environment."
 )
+
+#: Warning: Django's own body limit is below a QStash view's (a genuine delivery between them
+#: would be answered 413, retried by QStash and dead-lettered).
+UPLOAD_LIMIT_ID = "qstash_receiver.W007"
 
 #: load_config warning codes that matter to a receiving endpoint, and their check ids.
 #: (Publishing warnings, e.g. a missing QSTASH_TOKEN, are left to ``qstash-receiver doctor``.)
@@ -110,3 +117,35 @@ def url_check_messages(counts: UrlChecks) -> list[CheckMessage]:
         return []
     text = url_check_off(counts.unchecked, counts.checked + counts.unchecked)
     return [Info(text, hint=_URL_HINT, id=URL_CHECK_OFF_ID)]
+
+
+def check_upload_limit(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warning ``qstash_receiver.W007`` when ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is below the
+    largest ``max_body_bytes`` of a QStash view (default 10 MiB, QStash's message limit).
+
+    Django refuses a larger body before the view runs; the view then answers 413, which
+    QStash retries and finally dead-letters. The URLconf is imported first (views count).
+    """
+    with contextlib.suppress(Exception):
+        get_resolver().url_patterns  # noqa: B018 (imports the URLconf, and so the views)
+    return upload_limit_messages(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, largest_body_limit())
+
+
+def upload_limit_messages(django_limit: int | None, view_limit: int) -> list[CheckMessage]:
+    """What :func:`check_upload_limit` says about Django's and the views' limits."""
+    if django_limit is None or django_limit >= view_limit:
+        return []
+    return [
+        Warning(
+            f"DATA_UPLOAD_MAX_MEMORY_SIZE ({django_limit} bytes) is below the largest "
+            f"max_body_bytes of a QStash view ({view_limit} bytes): a genuine delivery between "
+            "the two is answered 413, which QStash retries and then dead-letters.",
+            hint=(
+                f"Set DATA_UPLOAD_MAX_MEMORY_SIZE = {view_limit} (or more), or None to leave "
+                "the limit to the views, or pass a smaller max_body_bytes to the views."
+            ),
+            id=UPLOAD_LIMIT_ID,
+        )
+    ]

@@ -15,7 +15,14 @@ from django.http import HttpRequest
 
 from qstash_receiver.integration import Options
 
-__all__ = ["RequestUrl", "UrlChecks", "record", "request_url", "url_checks"]
+__all__ = [
+    "RequestUrl",
+    "UrlChecks",
+    "largest_body_limit",
+    "record",
+    "request_url",
+    "url_checks",
+]
 
 
 class RequestUrl:
@@ -55,12 +62,20 @@ class UrlChecks:
 
 _lock = threading.Lock()
 _counts = {True: 0, False: 0}
+_largest_limit = [0]  # the largest max_body_bytes of a QStash view
 
 
 def record(options: Options) -> None:
     """Count a view's options (called once per decorated view or ``as_view()``)."""
     with _lock:
         _counts[options.url is not None] += 1
+        _largest_limit[0] = max(_largest_limit[0], options.max_body_bytes)
+
+
+def largest_body_limit() -> int:
+    """The largest ``max_body_bytes`` of the QStash views built so far (0: none yet)."""
+    with _lock:
+        return _largest_limit[0]
 
 
 def url_checks() -> UrlChecks:

@@ -11,9 +11,12 @@ from django.core.checks.registry import registry
 from django.test import override_settings
 
 from qstash_receiver.adapters.django.checks import (
+    UPLOAD_LIMIT_ID,
     URL_CHECK_OFF_ID,
     check_qstash_config,
+    check_upload_limit,
     check_url_checks,
+    upload_limit_messages,
 )
 from qstash_receiver.adapters.django.settings import SETTING_NAMES
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS
@@ -36,8 +39,10 @@ def qstash_settings(values: Mapping[str, object], *, debug: bool = False) -> Ite
 
 def messages(values: Mapping[str, object], *, debug: bool = False) -> list[CheckMessage]:
     with qstash_settings(values, debug=debug):
-        # The URL check's Info is about the views, not the configuration: its own tests.
-        found = [m for m in run_checks(tags=["qstash_receiver"]) if m.id != URL_CHECK_OFF_ID]
+        # The URL check's Info and the upload limit's warning are about the views, not the
+        # configuration: their own tests.
+        about_views = {URL_CHECK_OFF_ID, UPLOAD_LIMIT_ID}
+        found = [m for m in run_checks(tags=["qstash_receiver"]) if m.id not in about_views]
     for message in found:
         assert not any(secret in f"{message.msg} {message.hint}" for secret in SECRETS)
     return found
@@ -54,7 +59,7 @@ def ids(values: Mapping[str, object]) -> list[str]:
 def test_the_app_config_registers_the_checks() -> None:
     assert "qstash_receiver" in registry.tags_available()
     with qstash_settings({}):
-        everything = check_qstash_config() + check_url_checks()
+        everything = check_qstash_config() + check_url_checks() + check_upload_limit()
         registered = run_checks(tags=["qstash_receiver"])
         assert sorted(everything, key=str) == sorted(registered, key=str) != []
 
@@ -158,3 +163,27 @@ def test_publishing_warnings_are_not_receiver_checks() -> None:
     # No QSTASH_TOKEN: load_config warns about publishing, which a receiving app may never do.
     assert "QSTASH_TOKEN" not in DEFAULT_PAIR
     assert findings(DEFAULT_PAIR) == []
+
+
+def test_w007_django_upload_limit_below_a_views_body_limit() -> None:
+    """Django's default 2.5 MiB would turn a genuine 9.9 MB delivery into a 413 (DLQ)."""
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2_621_440):
+        found = [m for m in run_checks(tags=["qstash_receiver"]) if m.id == UPLOAD_LIMIT_ID]
+    assert len(found) == 1
+    assert isinstance(found[0], Warning)
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE (2621440 bytes)" in found[0].msg
+    assert "(10485760 bytes)" in found[0].msg  # the test URLconf's views: the default limit
+    for enough in (10_485_760, None):
+        with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=enough):
+            assert [
+                m for m in run_checks(tags=["qstash_receiver"]) if m.id == UPLOAD_LIMIT_ID
+            ] == []
+
+
+def test_w007_counts_the_views_own_limits() -> None:
+    assert upload_limit_messages(1000, 0) == []  # no QStash view
+    assert upload_limit_messages(1000, 1000) == []
+    (message,) = upload_limit_messages(999, 1000)
+    assert message.id == UPLOAD_LIMIT_ID
+    assert message.hint is not None
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE = 1000" in message.hint
