@@ -1,6 +1,6 @@
 """The QStash token in both directions: its claims, the body hash, and the signer.
 
-One claim vocabulary: :func:`sign` writes the claims :func:`check_claims` reads, with the same
+One claim vocabulary: :func:`sign` writes the claims :func:`validate_claims` reads, with the same
 issuer, lifetime and body hash, so the signer (the stand-in, ``qstash_receiver.testing``) and
 the verifier cannot drift apart. The compact JWS layer is :mod:`qstash_receiver.jws`.
 """
@@ -31,7 +31,7 @@ __all__ = [
     "MAX_CLOCK_TOLERANCE",
     "Body",
     "body_hash",
-    "check_claims",
+    "validate_claims",
     "raw_body",
     "sign",
     "signed_headers",
@@ -108,7 +108,7 @@ def _number(claims: Mapping[str, Any], name: str) -> float:
     return value
 
 
-def check_claims(claims: Mapping[str, Any], now: float, tolerance: float) -> None:
+def validate_claims(claims: Mapping[str, Any], now: float, tolerance: float) -> None:
     """Types, issuer and time window of verified claims (pyjwt's comparison rules).
 
     Raises:

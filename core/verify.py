@@ -27,7 +27,7 @@ from .jws import verify_hs256
 from .keys import ConfigWarning
 from .message import VerifiedMessage
 from .sources import ConfigSource
-from .token import Body, body_hash, check_claims, raw_body, validate_tolerance
+from .token import Body, body_hash, validate_claims, raw_body, validate_tolerance
 
 __all__ = ["Receiver"]
 
@@ -165,7 +165,7 @@ class Receiver:
         if fallback is not None:
             self._warn(fallback)
         claims, used = verify_hs256(signature, keys.current.encoded, keys.next.encoded)
-        check_claims(claims, self._clock(), clock_tolerance)
+        validate_claims(claims, self._clock(), clock_tolerance)
         signed_hash = claims["body"].rstrip("=")
         if not signed_hash.isascii() or not hmac.compare_digest(body_hash(body), signed_hash):
             raise BodyMismatchError()
