@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message, Scope
 from typing_extensions import assert_type
@@ -341,3 +342,32 @@ def test_error_classes_are_reexported() -> None:
         assert getattr(adapter, name) is getattr(qstash_receiver, name)
     assert issubclass(SignatureError, QStashError)
     assert issubclass(ConfigError, QStashError)
+
+
+def test_a_client_gone_mid_body_escapes_from_no_route(caplog: pytest.LogCaptureFixture) -> None:
+    """FastAPI's dependency and Starlette's decorator: nothing raised, nothing logged as an
+    error (a ClientDisconnect used to escape, and uvicorn logged its traceback)."""
+    from fastapi import Depends, FastAPI
+
+    from qstash_receiver.adapters.fastapi import QStashVerifier
+
+    ran: list[str] = []
+    api = FastAPI()
+
+    @api.post("/", dependencies=[Depends(QStashVerifier(receiver=RECEIVER))])
+    def route() -> str:
+        ran.append("fastapi")
+        return "ok"
+
+    async def endpoint(request: Request) -> Response:
+        ran.append("starlette")
+        return PlainTextResponse("ok")
+
+    decorated = Starlette(routes=[Route("/", verify_qstash(receiver=RECEIVER)(endpoint))])
+    headers = signed(b"abcdef", US_CURRENT, "US_EAST_1", BASE + "/", "msg_gone")
+    part = {"type": "http.request", "body": b"abc", "more_body": True}
+    for app in (api, decorated):
+        with caplog.at_level(logging.ERROR):
+            run_asgi(app, http_scope("/", headers), [], [part])
+    assert ran == []
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
