@@ -92,8 +92,67 @@ def test_doctor_without_keys_fails(capsys: pytest.CaptureFixture[str], tmp_path:
     status, out = run(capsys, tmp_path, {}, "doctor")
     assert status == 1
     assert "no signing keys are configured" in out
-    assert "QSTASH_TOKEN is not set" in out
+    assert "publishing                     not configured" in out
+
+
+RECEIVE_ONLY = {
+    "QSTASH_CURRENT_SIGNING_KEY": DEFAULT_KEYS[0],
+    "QSTASH_NEXT_SIGNING_KEY": DEFAULT_KEYS[1],
+}
+#: Migration mode with both regions' signing keys, and nothing to publish with.
+RECEIVE_ONLY_MIGRATION = {
+    name: value for name, value in DEMO_ENV.items() if not name.endswith(("_URL", "_TOKEN"))
+}
+TOKEN_MISSING = "QSTASH_TOKEN is not set: publishing will be rejected by QStash"
+
+
+def test_doctor_does_not_warn_a_receive_only_app_about_publishing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for env in (RECEIVE_ONLY, RECEIVE_ONLY_MIGRATION):
+        status, out = run(capsys, tmp_path, env, "doctor")
+        assert status == 0
+        assert "publishing                     not configured: receive only" in out
+        assert "Warnings (0)" in out
+        assert "publish" not in out.split("Warnings (0)")[1]
+        assert "token   " not in out  # no credential lines for what is not configured
+        assert out.rstrip().endswith("Result: OK")
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "warnings"),
+    [
+        # Asked for: the app is about to publish.
+        (RECEIVE_ONLY, ["--publishing"], [TOKEN_MISSING]),
+        # Configured in part: a URL without its token.
+        (
+            {**RECEIVE_ONLY, "QSTASH_URL": "https://qstash-us-east-1.upstash.io"},
+            [],
+            [TOKEN_MISSING],
+        ),
+        # Migration mode, the primary region's URL without its token.
+        (
+            {**RECEIVE_ONLY_MIGRATION, "US_EAST_1_QSTASH_URL": "http://127.0.0.1:8181"},
+            [],
+            ["US_EAST_1_QSTASH_URL and US_EAST_1_QSTASH_TOKEN are not both set", TOKEN_MISSING],
+        ),
+    ],
+    ids=["flag", "url-only", "region-url-only"],
+)
+def test_doctor_checks_publishing_when_configured_in_part_or_asked(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    env: dict[str, str],
+    argv: list[str],
+    warnings: list[str],
+) -> None:
+    status, out = run(capsys, tmp_path, env, "doctor", *argv)
+    assert status == 0  # publishing never decides the result: receiving does
     assert "token                          not set" in out
+    assert f"Warnings ({len(warnings)})" in out
+    for text in warnings:
+        assert text in out
+    assert "not configured" not in out
 
 
 def test_doctor_dev_mode_masks_the_public_keys_too(
