@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,32 @@ def test_the_check_sees_a_missing_entry(site: str) -> None:
     assert 'id="qstash_receiver.Receiver"' in site
     assert 'id="qstash_receiver.adapters.flask.verify_qstash"' in site
     assert 'id="qstash_receiver.NoSuchName"' not in site
+
+
+def make_dry_run(*targets: str, venv: Path) -> str:
+    """The commands ``make`` would run for ``targets`` with ``venv`` as the environment."""
+    if not (make := shutil.which("make")):
+        pytest.skip("make is not installed")
+    run = subprocess.run(
+        [make, "--dry-run", "--always-make", f"VENV={venv}", *targets],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_make_docs_installs_the_docs_group_not_the_toolchain(tmp_path: Path) -> None:
+    commands = make_dry_run("docs", venv=tmp_path / "fresh")  # a fresh clone: no environment
+    assert "--group docs" in commands
+    assert "--group dev" not in commands
+    assert "[all]" not in commands
+    assert "mkdocs build --strict" in commands
+    served = make_dry_run("docs-serve", venv=tmp_path / "fresh")
+    assert "mkdocs serve --dev-addr 127.0.0.1:8000" in served  # loopback only
+    assert "--group dev" not in served
+
+
+def test_make_test_still_builds_the_docs_strictly(tmp_path: Path) -> None:
+    commands = make_dry_run("test", venv=tmp_path / "fresh")
+    assert "--group dev" in commands
+    assert "mkdocs build --strict" in commands
