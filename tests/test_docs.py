@@ -167,3 +167,32 @@ def test_make_test_still_builds_the_docs_strictly(tmp_path: Path) -> None:
     commands = make_dry_run("test", venv=tmp_path / "fresh")
     assert "--group dev" in commands
     assert "mkdocs build --strict" in commands
+
+
+def backticked(text: str) -> list[str]:
+    return re.findall(r"`([\w-]+)`", text)
+
+
+def test_the_readme_lists_every_extra() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 (make test's): 3.10 skips
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = set(declared["optional-dependencies"]) - {"all"}
+    readme = (ROOT / "README.md").read_text()
+    sentence = re.search(r"^Extras: (.*?); the core needs none\.", readme, re.MULTILINE | re.DOTALL)
+    assert sentence is not None, "the README's 'Extras: ...; the core needs none.' is gone"
+    listed = backticked(sentence.group(1))
+    assert sorted(set(listed) - {"all"}) == sorted(extras)
+    assert len(listed) == len(set(listed))
+    table = (ROOT / "docs" / "install.md").read_text()
+    assert sorted(set(re.findall(r"^\| `([\w-]+)` \|", table, re.MULTILINE)) - {"all"}) == sorted(
+        extras
+    )
+
+
+def test_the_migration_page_names_the_demo_extras_of_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    demo_extras = re.search(r"^DEMO_EXTRAS := (\S+)$", makefile, re.MULTILINE)
+    assert demo_extras is not None
+    page = (ROOT / "docs" / "migration.md").read_text()
+    named = re.findall(r"`qstash-receiver\[([\w,-]+)\]`\s+\(the Makefile's `DEMO_EXTRAS`\)", page)
+    assert named == [demo_extras.group(1)]
