@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import unicodedata
 from typing import ClassVar
 
 from .names import NON_RETRYABLE_HEADER, RETRY_AFTER_HEADER
@@ -53,6 +54,12 @@ class QStashError(Exception):
     def response_headers(self) -> tuple[tuple[str, str], ...]:
         """Headers the answer carries besides its ``Content-Type`` (none for most errors)."""
         return ()
+
+    @property
+    def response_detail(self) -> str:
+        """Text the answer carries after its reason code; empty for every error of ours (their
+        messages are logged, not sent: the reason code is the client's whole answer)."""
+        return ""
 
 
 class ConfigError(QStashError):
@@ -197,8 +204,12 @@ class NonRetryableError(QStashError):
 
     Answered 489 with ``Upstash-NonRetryable-Error: true``: QStash marks the message as
     failed at once and moves it to the dead letter queue (DLQ). Use it for errors a retry
-    cannot fix (an invalid payload, a deleted record). The message you give is logged, not
-    sent: the answer's text is the fixed ``reason``.
+    cannot fix (an invalid payload, a deleted record).
+
+    The message you give is logged, and also sent in the answer's body, where the DLQ entry
+    shows it: ``489 Error: non_retryable: order 17 was deleted``. It is your own text, so
+    keep secrets and personal data out of it; it is sent as one line, without control
+    characters, cut to 200 characters (see :attr:`response_detail`).
     """
 
     status_code = 489
@@ -208,6 +219,34 @@ class NonRetryableError(QStashError):
     def response_headers(self) -> tuple[tuple[str, str], ...]:
         """``Upstash-NonRetryable-Error: true``: without it QStash would retry a 489."""
         return ((NON_RETRYABLE_HEADER, "true"),)
+
+    @property
+    def response_detail(self) -> str:
+        """The message, as the answer carries it: one line of printable text (control and
+        format characters removed, whitespace runs as one space), at most 200
+        characters (a longer one is cut and ends with ``…``); empty when there is none."""
+        try:
+            text = str(self)
+        except Exception:  # noqa: BLE001 (a message object whose __str__ fails: no text, still 489)
+            return ""
+        return _one_line(text, _MAX_DETAIL)
+
+
+#: The most characters of a handler's ``NonRetryableError`` message that its 489 answer carries.
+_MAX_DETAIL = 200
+
+
+def _one_line(text: str, limit: int) -> str:
+    # Whitespace of any kind (newlines included) becomes a space; every other control, format,
+    # surrogate, private-use or unassigned character (ESC, bidirectional overrides, a lone
+    # surrogate that would not encode) is dropped.
+    kept = "".join(
+        " " if char.isspace() else char
+        for char in text
+        if char.isspace() or not unicodedata.category(char).startswith("C")
+    )
+    line = " ".join(kept.split())
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
 
 
 class RetryLater(QStashError):

@@ -57,16 +57,21 @@ class Rejection:
             489 (the handler asked for no retry), 503 (the handler asked for a later retry).
         reason: the stable reason code, e.g. ``invalid_signature``.
         extra_headers: headers besides ``Content-Type`` (``Retry-After``, ...).
+        detail: text after the reason (``QStashError.response_detail``: only a handler's
+            ``NonRetryableError`` message), or empty.
     """
 
     status: int
     reason: str
     extra_headers: tuple[tuple[str, str], ...] = ()
+    detail: str = ""
 
     @property
     def text(self) -> str:
-        """The short fixed response body, e.g. ``401 Unauthorized: body_mismatch``."""
-        return f"{self.status} {_phrase(self.status)}: {self.reason}"
+        """The short response body, e.g. ``401 Unauthorized: body_mismatch``, or with a
+        detail ``489 Error: non_retryable: order 17 was deleted``."""
+        text = f"{self.status} {_phrase(self.status)}: {self.reason}"
+        return f"{text}: {self.detail}" if self.detail else text
 
     @property
     def headers(self) -> dict[str, str]:
@@ -76,7 +81,7 @@ class Rejection:
 
 def rejection_for(error: QStashError) -> Rejection:
     """The answer to ``error`` (DESIGN.md "Answers an endpoint gives")."""
-    return Rejection(error.status_code, error.reason, error.response_headers)
+    return Rejection(error.status_code, error.reason, error.response_headers, error.response_detail)
 
 
 def _log_rejection(rejection: Rejection, error: QStashError, message_id: str | None) -> None:
