@@ -88,8 +88,14 @@ def public_names(module: ModuleType) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The HTML of the built site (built here, so that the check sees these sources)."""
+def site(built: Path) -> str:
+    """The HTML of the built site's reference pages."""
+    return "\n".join(page.read_text() for page in sorted(built.glob("reference/**/*.html")))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built site (built here, so that the checks see these sources)."""
     out = tmp_path_factory.mktemp("site")
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
@@ -100,7 +106,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> str:
         check=False,
     )
     assert build.returncode == 0, build.stderr[-3000:]
-    return "\n".join(page.read_text() for page in sorted(out.glob("reference/**/*.html")))
+    return out
+
+
+def test_code_blocks_wrap_long_lines_with_a_hanging_indent(built: Path) -> None:
+    # At 1280 px a code block is ~70 characters wide: long lines wrap (CSS) rather than being
+    # cut at its edge, each line a span so that a continuation is indented.
+    page = (built / "platforms" / "fastapi" / "index.html").read_text()
+    assert 'href="../../stylesheets/extra.css"' in page
+    assert '<span id="__span-0-1">' in page
+    css = (built / "stylesheets" / "extra.css").read_text()
+    assert "white-space: pre-wrap" in css
+    assert 'span[id^="__span-"]' in css
 
 
 def test_every_existing_public_module_has_a_reference_entry() -> None:
