@@ -11,7 +11,7 @@ DEMO_EXTRAS := lambda,gcf,flask,django,fastapi,cli
 # Reproducible builds: every timestamp in the wheel and the sdist is the last commit's.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
-.PHONY: all install demo-install node redis lint typecheck template-lint docs pytest test \
+.PHONY: all install demo-install node redis lint typecheck template-lint docs docs-serve pytest test \
 	matrix demo bench dist gcf-source clean
 
 all: test
@@ -84,9 +84,37 @@ template-lint: install
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml
 
+# The documentation site needs the `docs` group and the package itself (mkdocstrings reads its
+# source through the strict editable install's package tree), not the development toolchain;
+# nothing to install when `make install` already did (its `dev` group includes `docs`).
+$(VENV)/.docs-deps: pyproject.toml
+	@if [ -f $(VENV)/.deps ] && [ $(VENV)/.deps -nt pyproject.toml ]; then :; else \
+		echo "make docs: installing the docs group into $(VENV) (not the development toolchain)"; \
+		$(PYTHON) -m venv $(VENV) && \
+		$(BIN)/python -m pip install -q --upgrade '$(PIP_FLOOR)' && \
+		$(BIN)/python -m pip install -q --group docs || exit 1; \
+	fi
+	@touch $@
+
+# The package tree, linked again when a module is added; `make install`'s link serves when it
+# is newer than every source.
+$(VENV)/.docs-linked: $(VENV)/.docs-deps $(SOURCES)
+	@if [ -f $(VENV)/.linked ] && [ -z "$$(find $(SOURCES) -newer $(VENV)/.linked | head -n 1)" ]; \
+	then :; else \
+		$(BIN)/python -m pip install -q --no-deps --config-settings editable_mode=strict -e . \
+		|| exit 1; \
+	fi
+	@touch $@
+
 # The documentation site (MkDocs, Material, mkdocstrings), offline; warnings are errors.
-docs: install
+docs: $(VENV)/.docs-linked
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The site served with live reload on http://127.0.0.1:$(DOCS_PORT)/ (loopback only). Read the
+# site this way: opened from disk, its directory-style links and its search do not work.
+DOCS_PORT ?= 8000
+docs-serve: $(VENV)/.docs-linked
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 test: lint typecheck template-lint docs pytest
 

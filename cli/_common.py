@@ -89,12 +89,27 @@ def add_body_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def read_body(file: str | None, data: str | None) -> bytes:
-    """The body from ``--data``, a file, or stdin."""
+    """The body from ``--data``, a file, or stdin.
+
+    With neither a file nor ``--data`` and a terminal on stdin, nothing is waited for: a
+    :class:`CliError` says how to give the body (``-`` reads the terminal, with a hint).
+    """
     if data is not None:
         if file is not None:
             raise CliError("give a body file or --data, not both")
         return data.encode("utf-8")
     if file is None or file == "-":
+        if sys.stdin.isatty():
+            if file is None:
+                raise CliError(
+                    "no body given: pass a body file, --data TEXT, or pipe the body in "
+                    "(or '-' to type it here)"
+                )
+            print(
+                "reading the body from the terminal: end it with Ctrl-D "
+                "(Ctrl-Z then Enter on Windows)",
+                file=sys.stderr,
+            )
         return sys.stdin.buffer.read()
     try:
         return Path(file).read_bytes()
@@ -135,7 +150,8 @@ def region_arg(value: str) -> Region:
     """argparse type: a region in any spelling (``us-east-1``, ``US_EAST_1``)."""
     region = normalize_region(value)
     if region is None:
-        raise argparse.ArgumentTypeError(f"not a QStash region: {value!r} (use one of {REGIONS})")
+        choices = " or ".join(REGIONS)
+        raise argparse.ArgumentTypeError(f"not a QStash region: {value!r} (use {choices})")
     return region
 
 

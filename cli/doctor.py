@@ -27,7 +27,13 @@ def register(commands: Any) -> None:
         "doctor",
         help="explain the resolved configuration (keys masked)",
         description="Explain which keys and credentials the library would use, keys masked. "
+        "Publishing is checked when any of its variables is set (or with --publishing). "
         "Exit status 1 when no delivery could be verified, 2 when the configuration is invalid.",
+    )
+    parser.add_argument(
+        "--publishing",
+        action="store_true",
+        help="check the publishing credentials (QSTASH_TOKEN, ...) even when none is set",
     )
     add_env_options(parser)
     parser.set_defaults(run=run)
@@ -80,6 +86,34 @@ def _outgoing_origin(config: QStashConfig) -> str:
     }.get(config.outgoing.source, config.outgoing.source)
 
 
+#: Variables that configure publishing (any one set means the app publishes, or means to).
+_PUBLISHING = (
+    E.QSTASH_URL,
+    E.QSTASH_TOKEN,
+    *(E.regional(region, name) for region in E.REGIONS for name in (E.QSTASH_URL, E.QSTASH_TOKEN)),
+)
+
+
+def _publishes(config: QStashConfig, env: Mapping[str, str]) -> bool:
+    # Dev mode brings the dev server's token, explicit credentials are the caller's own.
+    if config.dev_mode or config.outgoing.source == "explicit":
+        return True
+    return any((env.get(name) or "").strip() for name in _PUBLISHING)
+
+
+def _outgoing(config: QStashConfig, checked: bool) -> None:
+    print("Outgoing (publishing)")
+    if not checked:
+        _line(
+            "publishing",
+            "not configured: receive only (--publishing checks it)",
+        )
+        return
+    _line("url", config.outgoing.url)
+    _line("token", masked(config.outgoing.token))
+    _line("from", _outgoing_origin(config))
+
+
 def _region_keys(config: QStashConfig, env: Mapping[str, str]) -> None:
     print("Signing keys")
     names = (E.QSTASH_CURRENT_SIGNING_KEY, E.QSTASH_NEXT_SIGNING_KEY)
@@ -119,9 +153,12 @@ def _deliveries(config: QStashConfig) -> None:
         _line(label, f"{keys.label} ({_origin(keys)}){' [fallback]' if fallback else ''}")
 
 
-def _warnings(config: QStashConfig) -> list[str]:
-    """The resolver's warnings as text: the one place doctor reads them."""
-    return [warning.text for warning in config.warnings]
+def _warnings(config: QStashConfig, publishing: bool) -> list[str]:
+    """The resolver's warnings as text: the one place doctor reads them. Those about
+    publishing (``token_missing``, ...) only when publishing is checked: a receive-only app
+    is not told on every run that a token it never uses is missing."""
+    found = config.warnings if publishing else config.receive_warnings
+    return [warning.text for warning in found]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,24 +168,27 @@ def run(args: argparse.Namespace) -> int:
         ConfigError: the environment is invalid (the CLI prints it and exits 2).
     """
     env = dict(read_env(args))
-    return report(load_config(env), env)
+    return report(load_config(env), env, publishing=args.publishing)
 
 
-def report(config: QStashConfig, env: Mapping[str, str]) -> int:
-    """Print the doctor report for ``config`` (resolved from ``env``); 1 if it verifies nothing."""
+def report(config: QStashConfig, env: Mapping[str, str], *, publishing: bool = False) -> int:
+    """Print the doctor report for ``config`` (resolved from ``env``); 1 if it verifies nothing.
+
+    Publishing is reported (credentials and their warnings) when ``env`` sets any of its
+    variables, in dev mode, with explicit credentials, or when ``publishing`` is true;
+    otherwise one line says it is not configured.
+    """
+    checked = publishing or _publishes(config, env)
     print("qstash-receiver doctor (keys and tokens masked)")
     print("Mode")
     _line("mode", _mode(config))
     _line(E.QSTASH_REGION, _region_setting(config, env))
     _line("cloud runtime", config.cloud_runtime or "none detected")
-    print("Outgoing (publishing)")
-    _line("url", config.outgoing.url)
-    _line("token", masked(config.outgoing.token))
-    _line("from", _outgoing_origin(config))
+    _outgoing(config, checked)
     _region_keys(config, env)
     _deliveries(config)
     _line(*doctor_line())
-    warnings = _warnings(config)
+    warnings = _warnings(config, checked)
     print(f"Warnings ({len(warnings)})")
     for text in warnings:
         print(f"  - {text}")

@@ -11,6 +11,8 @@ import shlex
 from typing import Any
 
 from qstash_receiver.config import load_config
+from qstash_receiver.errors import ConfigError, UnknownRegionError
+from qstash_receiver.names import REGIONS
 from qstash_receiver.token import DEFAULT_LIFETIME, signed_headers
 
 from ._common import CliError, add_body_options, add_env_options, read_body, read_env, region_arg
@@ -52,7 +54,15 @@ def register(commands: Any) -> None:
 def _key(args: argparse.Namespace) -> str:
     if args.key:
         return str(args.key)
-    keys = load_config(read_env(args)).keys_for(args.region)
+    try:
+        keys = load_config(read_env(args)).keys_for(args.region)
+    except UnknownRegionError:
+        raise CliError(
+            "migration mode without a default key pair: pick the region's keys with --region "
+            f"({' or '.join(REGIONS)}), or give the key with --key KEY"
+        ) from None
+    except ConfigError as err:
+        raise CliError(f"{err}; or give the key with --key KEY") from None
     return (keys.next if args.next else keys.current).reveal()
 
 
@@ -66,11 +76,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--curl needs --url (the endpoint to call)")
     if args.lifetime <= 0:
         raise CliError("--lifetime must be positive")
+    key = _key(args)  # before the body: a missing key is reported without reading stdin
     body = read_body(args.file, args.data)
     url = args.url or DEFAULT_URL
-    headers = signed_headers(
-        body, key=_key(args), url=url, region=args.region, lifetime=args.lifetime
-    )
+    headers = signed_headers(body, key=key, url=url, region=args.region, lifetime=args.lifetime)
     if not args.curl:
         print(headers["Upstash-Signature"])
         return 0

@@ -17,30 +17,32 @@ from ._version import __version__
 from .config import QStashConfig, load_config
 from .errors import (
     BodyMismatchError,
-    CallbackError,
     ConfigError,
     DuplicateHeaderError,
     DuplicateSignatureError,
     ExpiredError,
-    InProgressError,
     InvalidClaimsError,
     InvalidIssuerError,
     InvalidSignatureError,
     MalformedBodyError,
     MalformedSignatureError,
     MissingSignatureError,
-    NonRetryableError,
     NotYetValidError,
     PayloadTooLargeError,
     QStashError,
-    RetryLater,
     SignatureError,
-    StoreUnavailableError,
     UnknownRegionError,
     UnsupportedAlgorithmError,
     UrlMismatchError,
 )
 from .message import VerifiedMessage
+from .retry_control import (
+    CallbackError,
+    InProgressError,
+    NonRetryableError,
+    RetryLater,
+    StoreUnavailableError,
+)
 from .verify import Receiver
 
 __all__ = [

@@ -14,8 +14,9 @@ from http import HTTPStatus
 from typing import Final
 
 from . import names as N
-from .errors import NonRetryableError, PayloadTooLargeError, QStashError, RetryLater
+from .errors import PayloadTooLargeError, QStashError
 from .headers import decimal
+from .retry_control import NonRetryableError, RetryLater
 
 __all__ = [
     "CLIENT_GONE",
@@ -48,16 +49,21 @@ class Answer:
             progress), 200 (a copy of a message already handled).
         reason: the stable reason code, e.g. ``invalid_signature``.
         extra_headers: headers besides ``Content-Type`` (``Retry-After``, ...).
+        detail: text after the reason (``QStashError.response_detail``: only a handler's
+            ``NonRetryableError`` message), or empty.
     """
 
     status: int
     reason: str
     extra_headers: tuple[tuple[str, str], ...] = ()
+    detail: str = ""
 
     @property
     def text(self) -> str:
-        """The short fixed response body, e.g. ``401 Unauthorized: body_mismatch``."""
-        return f"{self.status} {_phrase(self.status)}: {self.reason}"
+        """The short response body, e.g. ``401 Unauthorized: body_mismatch``, or with a
+        detail ``489 Error: non_retryable: order 17 was deleted``."""
+        text = f"{self.status} {_phrase(self.status)}: {self.reason}"
+        return f"{text}: {self.detail}" if self.detail else text
 
     @property
     def headers(self) -> dict[str, str]:
@@ -76,8 +82,8 @@ CLIENT_GONE: Final = Answer(400, "client_disconnected")
 
 
 def answer_for(error: QStashError) -> Answer:
-    """The answer to ``error`` (its status, reason and headers)."""
-    return Answer(error.status_code, error.reason, error.response_headers)
+    """The answer to ``error`` (its status, reason, headers and detail)."""
+    return Answer(error.status_code, error.reason, error.response_headers, error.response_detail)
 
 
 def refusal(error: QStashError, message_id: str | None = None) -> Answer:

@@ -15,8 +15,12 @@ Field by field (the page's names in parentheses): ``status``, the answer's heade
 (``header``) and base64 body (``body``), ``retried``, ``maxRetries``, ``sourceMessageId``,
 ``topicName``, ``endpointName``, the source ``url`` and ``method``, its headers
 (``sourceHeader``) and base64 body (``sourceBody``), ``notBefore`` and ``createdAt`` (Unix
-milliseconds, documented as strings), ``scheduleId``, ``callerIP``, and, in failure
-callbacks only, ``dlqId``.
+milliseconds), ``scheduleId``, ``callerIP``, and, in failure callbacks only, ``dlqId``.
+
+The numeric fields (``status``, ``retried``, ``maxRetries``, ``notBefore``, ``createdAt``) are
+accepted as JSON numbers or as strings of digits: the page documents the timestamps as
+strings, Upstash's SDKs and live payloads send numbers. Each must be a whole number >= 0 of at
+most 20 digits.
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from . import names as N
-from .errors import CallbackError
 from .message import VerifiedMessage
+from .retry_control import CallbackError
 
 __all__ = ["Callback", "CallbackError", "parse_callback"]
 
@@ -122,18 +127,41 @@ def _field(payload: Mapping[str, Any], name: str, kind: type, required: bool = F
     return value
 
 
+#: A status, count or timestamp has at most 20 digits (2**64 has 20). A longer value is refused
+#: before ``int()`` sees it: Python's ``int()`` raises ``ValueError`` beyond 4,300 digits, and
+#: below that limit its cost still grows with the length.
+_MAX_DIGITS = 20
+_MAX_NUMBER = 10**_MAX_DIGITS
+
+
+def _json_int(text: str) -> int | float:
+    # json.loads's parse_int: a literal too long to be any field's value becomes inf, which
+    # every field refuses by name, instead of int()'s ValueError refusing the whole body.
+    return int(text) if len(text) <= _MAX_DIGITS + 1 else math.inf
+
+
 def _number(payload: Mapping[str, Any], name: str, required: bool = False) -> int | None:
-    # Counts come as JSON numbers; the documented timestamps as strings of digits.
+    # A whole number >= 0, as a JSON number or a string of ASCII digits: the page documents
+    # the timestamps as strings, Upstash's SDKs and live payloads carry numbers.
     value = payload.get(name)
     if value is None:
         if required:
             raise CallbackError(f"not a QStash callback: the {name!r} field is missing")
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise CallbackError(f"not a QStash callback: the {name!r} field is not a number >= 0")
+    number: int | None = None
+    if isinstance(value, str):
+        if value.isascii() and value.isdigit() and len(value) <= _MAX_DIGITS:
+            number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():  # 1.7e12: integral, finite
+        number = int(value)
+    if number is None or not 0 <= number < _MAX_NUMBER:
+        raise CallbackError(
+            f"not a QStash callback: the {name!r} field is not a whole number >= 0 "
+            f"of at most {_MAX_DIGITS} digits"
+        )
+    return number
 
 
 def _base64(payload: Mapping[str, Any], name: str) -> bytes:
@@ -173,12 +201,14 @@ def parse_callback(message: VerifiedMessage | bytes | str) -> Callback:
 
     Raises:
         CallbackError: the body is not a callback payload (not JSON, not an object, a
-            required field missing or of the wrong type, invalid base64). It is a
-            ``NonRetryableError``: left unhandled in a verified view, it is answered 489.
+            required field missing or of the wrong type, a numeric field that is not a whole
+            number >= 0 of at most 20 digits, invalid base64). Nothing else escapes, whatever
+            the body. It is a ``NonRetryableError``: left unhandled in a verified view, it is
+            answered 489.
     """
     body = message.body if isinstance(message, VerifiedMessage) else message
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_int=_json_int)
     except (ValueError, RecursionError) as err:  # bad JSON, bad UTF-8, absurd nesting
         raise CallbackError("not a QStash callback: the body is not JSON") from err
     if not isinstance(payload, dict):

@@ -11,8 +11,8 @@ import logging
 
 from .answers import DUPLICATE, Answer, answer_for, is_success
 from .claims import Claim, DedupeStore, Held, dedupe_key
-from .errors import InProgressError, StoreUnavailableError
 from .message import VerifiedMessage
+from .retry_control import InProgressError, StoreUnavailableError
 
 __all__ = ["UNGUARDED", "Delivery", "claim"]
 

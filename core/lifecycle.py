@@ -26,11 +26,12 @@ from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 from . import names as N
 from .answers import Answer, declared_too_large, handler_answer, refusal
-from .errors import NonRetryableError, PayloadTooLargeError, QStashError, RetryLater
+from .errors import PayloadTooLargeError, QStashError
 from .guard import UNGUARDED, Delivery, claim
 from .headers import HeaderInput, Headers
 from .message import VerifiedMessage
 from .options import Options
+from .retry_control import NonRetryableError, RetryLater
 from .token import raw_body
 from .verify import Receiver
 

@@ -27,7 +27,7 @@ from .jws import verify_hs256
 from .keys import ConfigWarning
 from .message import VerifiedMessage
 from .sources import ConfigSource
-from .token import Body, body_hash, validate_claims, raw_body, validate_tolerance
+from .token import Body, body_hash, raw_body, validate_claims, validate_tolerance
 
 __all__ = ["Receiver"]
 

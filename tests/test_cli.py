@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -92,8 +93,67 @@ def test_doctor_without_keys_fails(capsys: pytest.CaptureFixture[str], tmp_path:
     status, out = run(capsys, tmp_path, {}, "doctor")
     assert status == 1
     assert "no signing keys are configured" in out
-    assert "QSTASH_TOKEN is not set" in out
+    assert "publishing                     not configured" in out
+
+
+RECEIVE_ONLY = {
+    "QSTASH_CURRENT_SIGNING_KEY": DEFAULT_KEYS[0],
+    "QSTASH_NEXT_SIGNING_KEY": DEFAULT_KEYS[1],
+}
+#: Migration mode with both regions' signing keys, and nothing to publish with.
+RECEIVE_ONLY_MIGRATION = {
+    name: value for name, value in DEMO_ENV.items() if not name.endswith(("_URL", "_TOKEN"))
+}
+TOKEN_MISSING = "QSTASH_TOKEN is not set: publishing will be rejected by QStash"
+
+
+def test_doctor_does_not_warn_a_receive_only_app_about_publishing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for env in (RECEIVE_ONLY, RECEIVE_ONLY_MIGRATION):
+        status, out = run(capsys, tmp_path, env, "doctor")
+        assert status == 0
+        assert "publishing                     not configured: receive only" in out
+        assert "Warnings (0)" in out
+        assert "publish" not in out.split("Warnings (0)")[1]
+        assert "token   " not in out  # no credential lines for what is not configured
+        assert out.rstrip().endswith("Result: OK")
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "warnings"),
+    [
+        # Asked for: the app is about to publish.
+        (RECEIVE_ONLY, ["--publishing"], [TOKEN_MISSING]),
+        # Configured in part: a URL without its token.
+        (
+            {**RECEIVE_ONLY, "QSTASH_URL": "https://qstash-us-east-1.upstash.io"},
+            [],
+            [TOKEN_MISSING],
+        ),
+        # Migration mode, the primary region's URL without its token.
+        (
+            {**RECEIVE_ONLY_MIGRATION, "US_EAST_1_QSTASH_URL": "http://127.0.0.1:8181"},
+            [],
+            ["US_EAST_1_QSTASH_URL and US_EAST_1_QSTASH_TOKEN are not both set", TOKEN_MISSING],
+        ),
+    ],
+    ids=["flag", "url-only", "region-url-only"],
+)
+def test_doctor_checks_publishing_when_configured_in_part_or_asked(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    env: dict[str, str],
+    argv: list[str],
+    warnings: list[str],
+) -> None:
+    status, out = run(capsys, tmp_path, env, "doctor", *argv)
+    assert status == 0  # publishing never decides the result: receiving does
     assert "token                          not set" in out
+    assert f"Warnings ({len(warnings)})" in out
+    for text in warnings:
+        assert text in out
+    assert "not configured" not in out
 
 
 def test_doctor_dev_mode_masks_the_public_keys_too(
@@ -181,6 +241,83 @@ def test_sign_refuses_bad_usage(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert "no signing keys configured" in out
     assert main(["sign", "--region", "mars-1", "--data", "x"]) == 2
     assert "not a QStash region" in capsys.readouterr().err
+
+
+def test_sign_without_keys_names_the_key_option(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for env, says in (
+        ({}, "no signing keys configured"),  # nothing
+        (RECEIVE_ONLY_MIGRATION, "--region (EU_CENTRAL_1 or US_EAST_1)"),  # no --region
+    ):
+        status, out = run(capsys, tmp_path, env, "sign", "--data", "x")
+        assert status == 2
+        assert says in out
+        assert "--key KEY" in out
+
+
+@pytest.mark.parametrize("command", ["sign", "verify", "dev"])
+def test_an_unknown_region_lists_the_regions_readably(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    option = "--primary" if command == "dev" else "--region"
+    assert main([command, option, "mars-1"]) == 2
+    err = capsys.readouterr().err
+    assert "not a QStash region: 'mars-1' (use EU_CENTRAL_1 or US_EAST_1)" in err
+    assert "('" not in err  # no Python tuple
+
+
+def on_a_terminal(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the console script with a terminal on stdin that nobody types into."""
+    pty = pytest.importorskip("pty")
+    script = Path(sys.executable).with_name("qstash-receiver")
+    controller, terminal = pty.openpty()
+    try:
+        return subprocess.run(
+            [str(script), *argv], stdin=terminal, capture_output=True, text=True,
+            timeout=30, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sign", "--key", DEFAULT_KEYS[0]],
+        ["verify", "--key", DEFAULT_KEYS[0], "--next-key", DEFAULT_KEYS[1], "--signature", "x"],
+    ],
+    ids=["sign", "verify"],
+)
+def test_no_body_and_a_terminal_on_stdin_is_refused_not_waited_for(argv: list[str]) -> None:
+    result = on_a_terminal(*argv)  # before: waited for the terminal until the timeout
+    assert result.returncode == 2
+    assert (
+        "error: no body given: pass a body file, --data TEXT, or pipe the body in" in result.stderr
+    )
+    assert not result.stdout
+
+
+class Terminal(io.TextIOWrapper):
+    """A stdin that says it is a terminal and holds ``typed``."""
+
+    def __init__(self, typed: bytes) -> None:
+        super().__init__(io.BytesIO(typed))
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_dash_reads_the_terminal_with_a_hint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal(BODY))
+    key, nxt = DEFAULT_KEYS
+    assert main(["sign", "-", "--key", key, "--url", URL]) == 0
+    captured = capsys.readouterr()
+    assert "end it with Ctrl-D" in captured.err
+    assert Receiver(key, nxt).verify(signature=captured.out.strip(), body=BODY, url=URL)
 
 
 def test_sign_reads_stdin_through_the_console_script() -> None:

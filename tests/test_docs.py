@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,7 @@ PUBLIC_MODULES = (
     "qstash_receiver.headers",
     "qstash_receiver.message",
     "qstash_receiver.errors",
+    "qstash_receiver.retry_control",
     "qstash_receiver.cli",
     "qstash_receiver.cli.dev.server",
     "qstash_receiver.adapters.aws_lambda",
@@ -105,8 +107,14 @@ def public_names(module: ModuleType) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The HTML of the built site (built here, so that the check sees these sources)."""
+def site(built: Path) -> str:
+    """The HTML of the built site's reference pages."""
+    return "\n".join(page.read_text() for page in sorted(built.glob("reference/**/*.html")))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built site (built here, so that the checks see these sources)."""
     out = tmp_path_factory.mktemp("site")
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
@@ -117,7 +125,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> str:
         check=False,
     )
     assert build.returncode == 0, build.stderr[-3000:]
-    return "\n".join(page.read_text() for page in sorted(out.glob("reference/**/*.html")))
+    return out
+
+
+def test_code_blocks_wrap_long_lines_with_a_hanging_indent(built: Path) -> None:
+    # At 1280 px a code block is ~70 characters wide: long lines wrap (CSS) rather than being
+    # cut at its edge, each line a span so that a continuation is indented.
+    page = (built / "platforms" / "fastapi" / "index.html").read_text()
+    assert 'href="../../stylesheets/extra.css"' in page
+    assert '<span id="__span-0-1">' in page
+    css = (built / "stylesheets" / "extra.css").read_text()
+    assert "white-space: pre-wrap" in css
+    assert 'span[id^="__span-"]' in css
 
 
 def test_every_existing_public_module_has_a_reference_entry() -> None:
@@ -155,3 +174,61 @@ def test_the_check_sees_a_missing_entry(site: str) -> None:
     assert 'id="qstash_receiver.Receiver"' in site
     assert 'id="qstash_receiver.adapters.flask.verify_qstash"' in site
     assert 'id="qstash_receiver.NoSuchName"' not in site
+
+
+def make_dry_run(*targets: str, venv: Path) -> str:
+    """The commands ``make`` would run for ``targets`` with ``venv`` as the environment."""
+    if not (make := shutil.which("make")):
+        pytest.skip("make is not installed")
+    run = subprocess.run(
+        [make, "--dry-run", "--always-make", f"VENV={venv}", *targets],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_make_docs_installs_the_docs_group_not_the_toolchain(tmp_path: Path) -> None:
+    commands = make_dry_run("docs", venv=tmp_path / "fresh")  # a fresh clone: no environment
+    assert "--group docs" in commands
+    assert "--group dev" not in commands
+    assert "[all]" not in commands
+    assert "mkdocs build --strict" in commands
+    served = make_dry_run("docs-serve", venv=tmp_path / "fresh")
+    assert "mkdocs serve --dev-addr 127.0.0.1:8000" in served  # loopback only
+    assert "--group dev" not in served
+
+
+def test_make_test_still_builds_the_docs_strictly(tmp_path: Path) -> None:
+    commands = make_dry_run("test", venv=tmp_path / "fresh")
+    assert "--group dev" in commands
+    assert "mkdocs build --strict" in commands
+
+
+def backticked(text: str) -> list[str]:
+    return re.findall(r"`([\w-]+)`", text)
+
+
+def test_the_readme_lists_every_extra() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 (make test's): 3.10 skips
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = set(declared["optional-dependencies"]) - {"all"}
+    readme = (ROOT / "README.md").read_text()
+    sentence = re.search(r"^Extras: (.*?); the core needs none\.", readme, re.MULTILINE | re.DOTALL)
+    assert sentence is not None, "the README's 'Extras: ...; the core needs none.' is gone"
+    listed = backticked(sentence.group(1))
+    assert sorted(set(listed) - {"all"}) == sorted(extras)
+    assert len(listed) == len(set(listed))
+    table = (ROOT / "docs" / "install.md").read_text()
+    assert sorted(set(re.findall(r"^\| `([\w-]+)` \|", table, re.MULTILINE)) - {"all"}) == sorted(
+        extras
+    )
+
+
+def test_the_migration_page_names_the_demo_extras_of_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    demo_extras = re.search(r"^DEMO_EXTRAS := (\S+)$", makefile, re.MULTILINE)
+    assert demo_extras is not None
+    page = (ROOT / "docs" / "migration.md").read_text()
+    named = re.findall(r"`qstash-receiver\[([\w,-]+)\]`\s+\(the Makefile's `DEMO_EXTRAS`\)", page)
+    assert named == [demo_extras.group(1)]

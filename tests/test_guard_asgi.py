@@ -41,6 +41,8 @@ def act(runs: Counter[str], message: VerifiedMessage) -> Response:
     action = json.loads(message.body)["do"]
     if action == "nonretryable":
         raise NonRetryableError("the order is gone")
+    if action == "nonretryable_hostile":
+        raise NonRetryableError("the order\r\nis\x1b[2J gone\u202e " + "z" * 300)
     if action == "retry_later":
         raise RetryLater(20)
     if action == "crash":
@@ -113,8 +115,16 @@ def test_non_retryable_is_489_with_the_header_and_released(setup: Setup) -> None
         answer = deliver("nonretryable")
         assert answer.status_code == 489
         assert answer.headers["upstash-nonretryable-error"] == "true"
-        assert answer.text == "489 Error: non_retryable"
+        assert answer.text == "489 Error: non_retryable: the order is gone"  # shown in the DLQ
     assert runs == {"msg_asgi": 2}
+
+
+def test_a_non_retryable_message_is_sent_as_one_bounded_line(setup: Setup) -> None:
+    deliver, _, _ = setup
+    answer = deliver("nonretryable_hostile")
+    assert answer.status_code == 489
+    sent = ("the order is[2J gone " + "z" * 300)[:199] + "\u2026"
+    assert answer.text == f"489 Error: non_retryable: {sent}"
 
 
 def test_retry_later_is_503_with_retry_after(setup: Setup) -> None:

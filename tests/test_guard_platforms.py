@@ -74,6 +74,12 @@ class Answer:
     text: str
 
 
+#: A NonRetryableError message with line breaks, a terminal escape, a bidirectional override
+#: and more than 200 characters: what its 489 answer may carry of it is ``HOSTILE_SENT``.
+HOSTILE = "order 17\r\nSet-Cookie: a=1\x1b[2J\u202egpj.exe " + "z" * 300
+HOSTILE_SENT = ("order 17 Set-Cookie: a=1[2Jgpj.exe " + "z" * 300)[:199] + "\u2026"
+
+
 class Handler:
     """The one user handler: its behaviour comes from the body; runs counted per message."""
 
@@ -85,6 +91,8 @@ class Handler:
         action = json.loads(message.body)["do"]
         if action == "nonretryable":
             raise NonRetryableError("order 17 was deleted")
+        if action == "nonretryable_hostile":
+            raise NonRetryableError(HOSTILE)
         if action == "retry_later":
             raise RetryLater(30)
         if action == "crash":
@@ -225,9 +233,18 @@ def test_non_retryable_error_is_489_with_the_header_and_released(setup: Setup) -
         answer = deliver(*delivery("nonretryable"))
         assert answer.status == 489
         assert answer.headers["upstash-nonretryable-error"] == "true"
-        assert answer.text == "489 Error: non_retryable"
-        assert "order 17" not in answer.text  # the message is logged, not sent
+        # The handler's text is sent too: the DLQ entry shows why the message is there.
+        assert answer.text == "489 Error: non_retryable: order 17 was deleted"
     assert handler.runs == {"msg_1": 2}
+
+
+def test_a_non_retryable_message_is_sent_as_one_bounded_line(setup: Setup) -> None:
+    deliver, _, _ = setup
+    answer = deliver(*delivery("nonretryable_hostile"))
+    assert answer.status == 489
+    assert answer.text == f"489 Error: non_retryable: {HOSTILE_SENT}"
+    assert len(HOSTILE_SENT) == 200
+    assert "set-cookie" not in answer.headers
 
 
 def test_retry_later_is_503_with_retry_after_and_released(setup: Setup) -> None:

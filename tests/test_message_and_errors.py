@@ -14,6 +14,7 @@ from verdicts import check_request
 
 import qstash_receiver
 from qstash_receiver import (
+    CallbackError,
     ConfigError,
     ExpiredError,
     InvalidClaimsError,
@@ -162,6 +163,65 @@ def test_phrases_come_from_http_status_and_489_has_none() -> None:
     assert Answer(401, "expired").text == f"401 {HTTPStatus(401).phrase}: expired"
     assert Answer(503, "retry_later").text.startswith("503 Service Unavailable")
     assert Answer(489, "non_retryable").text == "489 Error: non_retryable"
+
+
+def test_a_non_retryable_answer_carries_the_handlers_text() -> None:
+    assert answer_for(NonRetryableError("gone")).text == "489 Error: non_retryable: gone"
+    assert answer_for(NonRetryableError()).text == "489 Error: non_retryable"
+    assert answer_for(NonRetryableError("  \n\x00 ")).text == "489 Error: non_retryable"
+    refused = answer_for(CallbackError("not a QStash callback: the 'status' field is missing"))
+    assert refused.text == (
+        "489 Error: not_a_callback: not a QStash callback: the 'status' field is missing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "sent"),
+    [
+        ("line one\r\nline two\ttabbed", "line one line two tabbed"),
+        ("\x1b[31mred\x1b[0m \x07bell \x7fdel \x85nel", "[31mred[0m bell del nel"),
+        ("invoice\u202egpj.exe \u200bzero-width \u2028sep", "invoicegpj.exe zero-width sep"),
+        ("lone \ud800 surrogate \ue000 private \U000e0001 tag", "lone surrogate private tag"),
+        ("Zoë ✓ 🚀 注文", "Zoë ✓ 🚀 注文"),
+        ("é" * 200, "é" * 200),
+        ("é" * 201, "é" * 199 + "\u2026"),
+        (" x " * 150, " ".join("x" * 150)[:199] + "\u2026"),
+    ],
+)
+def test_the_handlers_text_is_sent_as_one_line_of_at_most_200_characters(
+    message: str, sent: str
+) -> None:
+    error = NonRetryableError(message)
+    assert error.response_detail == sent
+    assert len(error.response_detail) <= 200
+    rejection = answer_for(error)
+    assert rejection.text == f"489 Error: non_retryable: {sent}"
+    rejection.text.encode("utf-8")  # what every adapter sends: always encodable
+    assert str(error) == message  # the exception itself (and its log line) is unchanged
+
+
+def test_a_message_whose_str_fails_is_answered_without_text() -> None:
+    class Broken:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    assert answer_for(NonRetryableError(Broken())).text == "489 Error: non_retryable"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConfigError("QSTASH_CURRENT_SIGNING_KEY is not set"),
+        PayloadTooLargeError(10),
+        InvalidClaimsError("exp"),
+        RetryLater(30),
+        QStashError("internal detail"),
+    ],
+)
+def test_no_other_error_sends_its_message(error: QStashError) -> None:
+    assert error.response_detail == ""
+    assert answer_for(error).text.endswith(f": {error.reason}")
+    assert str(error) not in answer_for(error).text
 
 
 def test_retry_control_answers_carry_their_headers() -> None:

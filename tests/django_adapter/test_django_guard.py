@@ -145,7 +145,7 @@ def test_non_retryable_error_is_489_with_the_header(kind: str) -> None:
         answer = deliver(kind, "nonretryable")
         assert answer.status_code == 489
         assert answer["Upstash-NonRetryable-Error"] == "true"
-        assert answer.content == b"489 Error: non_retryable"
+        assert answer.content == b"489 Error: non_retryable: the order is gone"
     assert RUNS == {"msg_dj": 2}  # released each time
 
 
