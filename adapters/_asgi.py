@@ -18,8 +18,8 @@ from qstash_receiver.integration import (
     Endpoint,
     Headers,
     Responder,
-    answer_for,
     missing_extra,
+    refusal,
 )
 from qstash_receiver.names import CONTENT_LENGTH_HEADER, PATH_SAFE
 
@@ -103,7 +103,7 @@ async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage |
             size += len(parts[-1])
             more = message.get("more_body", False)
         if size > endpoint.max_body_bytes:  # refused without joining: no second copy
-            return answer_for(PayloadTooLargeError(endpoint.max_body_bytes))
+            return refusal(PayloadTooLargeError(endpoint.max_body_bytes))
         body = parts[0] if len(parts) == 1 else b"".join(parts)
     result = endpoint.verify(headers, body, request)
     if isinstance(result, VerifiedMessage):

@@ -124,7 +124,12 @@ def is_success(status: int | None) -> bool:
 def handler_answer(error: NonRetryableError | RetryLater) -> Answer:
     """The answer to a handler that raised ``NonRetryableError`` (489) or ``RetryLater`` (503)."""
     if isinstance(error, NonRetryableError):
-        logger.warning("QStash handler refused the message for good (489, no retry): %s", error)
+        # The handler's text as the answer carries it: one line, no control characters (a
+        # raw newline would forge a log line).
+        logger.warning(
+            "QStash handler refused the message for good (489, no retry): %s",
+            error.response_detail or error.reason,
+        )
     else:
         logger.info("QStash handler asked for a retry in %d s", error.delay)
     return answer_for(error)

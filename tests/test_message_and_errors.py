@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import pickle
 from http import HTTPStatus
 from types import MappingProxyType
@@ -301,3 +302,16 @@ def test_root_exports_the_product_names_only() -> None:
         assert isinstance(value, type) or callable(value)
         if isinstance(value, type) and issubclass(value, Exception):
             assert issubclass(value, QStashError)
+
+
+def test_a_handlers_refusal_is_logged_on_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """The handler's own text goes to the log as the answer carries it: no forged lines."""
+    from qstash_receiver.answers import handler_answer
+
+    with caplog.at_level(logging.WARNING, logger="qstash_receiver"):
+        handler_answer(NonRetryableError("order 17 gone\nERROR forged line\x1b[31m"))
+    (record,) = caplog.records
+    text = record.getMessage()
+    assert "\n" not in text
+    assert "\x1b" not in text
+    assert text.endswith("order 17 gone ERROR forged line[31m")

@@ -19,7 +19,7 @@ from qstash_receiver.integration import (
     Headers,
     Options,
     Responder,
-    answer_for,
+    refusal,
 )
 
 from .settings import default_receiver
@@ -73,7 +73,7 @@ def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | V
     if declared and decimal(declared) is None:
         # runserver passes a malformed length on; Django 5 then fails on request.body, but
         # Django 6 reads it as 0 and the check would say body_mismatch: refuse it here.
-        return _answer(answer_for(MalformedBodyError()))
+        return _answer(refusal(MalformedBodyError()))
     early = endpoint.too_large(declared)
     if early is not None:
         return _answer(early)
@@ -81,9 +81,9 @@ def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | V
         body = request.body  # the only read; later request.body calls reuse it
     except RequestDataTooBig:  # Django would answer 400; the delivery is too large: 413
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or endpoint.max_body_bytes
-        return _answer(answer_for(PayloadTooLargeError(limit)))
+        return _answer(refusal(PayloadTooLargeError(limit)))
     except ValueError:  # a malformed Content-Length that the server passed on (runserver)
-        return _answer(answer_for(MalformedBodyError()))
+        return _answer(refusal(MalformedBodyError()))
     result = endpoint.verify(Headers.from_environ(request.META), body, request)
     if isinstance(result, Answer):
         return _answer(result)

@@ -13,7 +13,7 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "flask") from None
 
 from qstash_receiver import PayloadTooLargeError
-from qstash_receiver.integration import Answer, Endpoint, answer_for
+from qstash_receiver.integration import Answer, Endpoint, refusal
 
 __all__ = ["read_body"]
 
@@ -68,4 +68,4 @@ def read_body(request: Request, endpoint: Endpoint) -> bytes | Answer:
     request.stream = io.BytesIO()
     if flask_answers:
         raise RequestEntityTooLarge()  # Flask's own 413 (an app's errorhandler applies)
-    return endpoint.too_large(declared) or answer_for(PayloadTooLargeError(limit))
+    return endpoint.too_large(declared) or refusal(PayloadTooLargeError(limit))
