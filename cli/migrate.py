@@ -214,18 +214,15 @@ def _text(primary: Region, found: Mapping[Region, RegionStatus | str]) -> list[s
             held = _parts(status, blocking=True) + _parts(status, blocking=False)
             lines.append(f"{region} (primary): {', '.join(held) or 'nothing yet'}")
             continue
-        keys = f"{region}_QSTASH_CURRENT_SIGNING_KEY and {region}_QSTASH_NEXT_SIGNING_KEY"
+        keys = f"{region}_QSTASH_CURRENT/NEXT_SIGNING_KEY"
         if status.drained:
             lines.append(f"{region} drained")
-            lines.append(f"  nothing in it delivers on its own any more: {keys} can be removed")
+            lines.append(f"  nothing in it delivers on its own: {keys} can go")
         else:
             lines.append(f"{region} not drained: {', '.join(_parts(status, blocking=True))}")
-            lines.append(f"  keep {keys}: these still deliver from {region}, signed with them")
+            lines.append(f"  keep {keys}: what is left is delivered signed with them")
         if rest := _parts(status, blocking=False):
-            lines.append(
-                f"  also there, delivering only if someone publishes to them or retries them: "
-                f"{', '.join(rest)}"
-            )
+            lines.append(f"  left, delivering only on a publish or a DLQ retry: {', '.join(rest)}")
     return lines
 
 

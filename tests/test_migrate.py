@@ -25,7 +25,7 @@ from qstash_receiver.cli.dev.server import DevServer
 from qstash_receiver.cli.migrate import in_flight, region_status
 from qstash_receiver.testing import DEMO_ENV
 
-EU_KEYS = "EU_CENTRAL_1_QSTASH_CURRENT_SIGNING_KEY and EU_CENTRAL_1_QSTASH_NEXT_SIGNING_KEY"
+EU_KEYS = "EU_CENTRAL_1_QSTASH_CURRENT/NEXT_SIGNING_KEY"
 DRAINED = {"schedules": 0, "queues": 0, "url_groups": 0, "dlq": 0, "in_flight": 0}
 
 
@@ -69,7 +69,7 @@ def test_drained_then_not_then_drained_again(
     drained_text = [
         "primary region: US_EAST_1",
         "EU_CENTRAL_1 drained",
-        f"  nothing in it delivers on its own any more: {EU_KEYS} can be removed",
+        f"  nothing in it delivers on its own: {EU_KEYS} can go",
         "US_EAST_1 (primary): nothing yet",
     ]
     code, out, err = status(env, tmp_path)
@@ -103,7 +103,7 @@ def test_drained_then_not_then_drained_again(
         assert out.splitlines() == [
             "primary region: US_EAST_1",
             "EU_CENTRAL_1 not drained: 1 schedule, 1 in flight",
-            f"  keep {EU_KEYS}: these still deliver from EU_CENTRAL_1, signed with them",
+            f"  keep {EU_KEYS}: what is left is delivered signed with them",
             "US_EAST_1 (primary): 1 schedule",
         ]
         assert as_json(env, tmp_path) == (1, {
@@ -144,9 +144,8 @@ def test_queues_url_groups_and_dead_letters_are_shown_but_do_not_block(
     assert code == 0
     assert out.splitlines()[1:4] == [
         "EU_CENTRAL_1 drained",
-        f"  nothing in it delivers on its own any more: {EU_KEYS} can be removed",
-        "  also there, delivering only if someone publishes to them or retries them: "
-        "1 queue, 1 URL group, 1 DLQ message",
+        f"  nothing in it delivers on its own: {EU_KEYS} can go",
+        "  left, delivering only on a publish or a DLQ retry: 1 queue, 1 URL group, 1 DLQ message",
     ]
     code, payload = as_json(env, tmp_path)
     assert payload["regions"]["EU_CENTRAL_1"] == {
