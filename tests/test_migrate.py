@@ -265,3 +265,24 @@ def test_outside_migration_mode_it_says_what_is_missing(
     assert (code, out) == (2, "")
     assert err.startswith("error: ")
     assert error in err
+
+
+@pytest.mark.parametrize(
+    ("command", "missing", "extra"),
+    [(["migrate", "status"], "qstash", "publish"), (["dev", "--us-port", "0"], "cronsim", "cli")],
+)
+def test_a_missing_sdk_or_cron_library_names_its_extra(
+    command: list[str], missing: str, extra: str
+) -> None:
+    script = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "from qstash_receiver.cli import main\n"
+        f"raise SystemExit(main({command!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**DEMO_ENV, "PATH": ""},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f'pip install "qstash-receiver[{extra}]"' in done.stderr
+    assert "Traceback" not in done.stderr
