@@ -214,6 +214,8 @@ def test_logs_follow_each_state_and_filter_by_it(
     [waiting] = [log for log in created if log.message_id == later]
     assert waiting.next_delivery_time is not None
     assert waiting.next_delivery_time - waiting.time == 3_600_000
+    by_url = eu.log.list(filter={"url": target.url("/flaky"), "state": LogState.ACTIVE}).logs
+    assert [(log.message_id, log.state.value) for log in by_url] == [(flaky, "ACTIVE")] * 2
     in_progress = eu.log.list(filter={"state": LogState.IN_PROGRESS}).logs
     assert {log.state.value for log in in_progress} == {"ACTIVE", "RETRY", "ERROR"}
     # Pages of two, newest first, through the cursor: every entry once.

@@ -18,7 +18,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ IN_PROGRESS = frozenset({"ACTIVE", "RETRY", "ERROR"})
 _STATES = frozenset({"CREATED", "DELIVERED", "FAILED", "CANCEL_REQUESTED", "CANCELED"})
 _MAX_COUNT = 1000
 # Query parameter -> the entry field it filters on.
+_Test = Callable[[Mapping[str, Any]], bool]
 _EXACT = {"url": "url", "topicName": "topicName", "scheduleId": "scheduleId",
           "queueName": "queueName", "label": "label"}  # fmt: skip
 
@@ -120,8 +121,8 @@ def _number(query: Mapping[str, Sequence[str]], name: str, default: int | None) 
         raise Refused(400, f"{name} must be a number") from None
 
 
-def _filters(query: Mapping[str, Sequence[str]]) -> list[Any]:
-    tests: list[Any] = []
+def _filters(query: Mapping[str, Sequence[str]]) -> list[_Test]:
+    tests: list[_Test] = []
     state = _first(query, "state")
     if state is not None:
         states = IN_PROGRESS if state == "IN_PROGRESS" else frozenset({state})
@@ -133,9 +134,10 @@ def _filters(query: Mapping[str, Sequence[str]]) -> list[Any]:
         ids.add(one)
     if ids:
         tests.append(lambda fields: fields["messageId"] in ids)
-    for parameter, field in _EXACT.items():
-        if (value := _first(query, parameter)) is not None:
-            tests.append(lambda fields, f=field, v=value: fields.get(f) == v)
+    exact = {field: value for parameter, field in _EXACT.items()
+             if (value := _first(query, parameter)) is not None}  # fmt: skip
+    if exact:
+        tests.append(lambda fields: all(fields.get(f) == v for f, v in exact.items()))
     since, until = _number(query, "fromDate", None), _number(query, "toDate", None)
     if since is not None:
         tests.append(lambda fields: fields["time"] >= since)
