@@ -13,7 +13,7 @@ from collections.abc import Callable
 from qstash_receiver import __version__
 from qstash_receiver.errors import ConfigError
 
-from . import dev, doctor, sign, verify
+from . import dev, doctor, migrate, sign, verify
 from ._common import CliError, quiet_library_logs
 
 __all__ = ["main"]
@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (doctor, sign, verify, dev):
+    for module in (doctor, sign, verify, dev, migrate):
         module.register(commands)
     return parser
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from loopback import in_thread
-from qstash_demo import e2e, receiving
+from qstash_demo import draining, e2e, receiving
 from qstash_demo.runner import main
 
 from qstash_receiver.cli.lambda_bridge import make_server, to_response
@@ -160,6 +160,13 @@ def test_an_endpoint_that_does_not_verify_fails_the_demo(tmp_path: Path) -> None
         assert verdict == ((200, True) if case == "genuine" else (200, False))
 
 
+def test_the_draining_part_fails_without_its_sample(tmp_path: Path) -> None:
+    steps, problems = draining.run(tmp_path, say=lambda _: None)
+    assert steps == []
+    assert len(problems) == 1
+    assert problems[0].startswith("flask ")
+
+
 def test_make_demo_end_to_end() -> None:
     """The whole `make demo`: the stand-in, every sample on a real server, both regions."""
     result = subprocess.run(
@@ -195,6 +202,18 @@ def test_make_demo_end_to_end() -> None:
         for case in receiving.CASES
     }  # fmt: skip
     assert "9/9 receiving cases as expected" in out
+    # Part 4: EU_CENTRAL_1 drains; `migrate status` says so before and after.
+    part4 = lines[lines.index(
+        "== Part 4: watching the old region drain (qstash-receiver migrate status) =="
+    ) :]  # fmt: skip
+    before = part4.index("    EU_CENTRAL_1 not drained: 1 schedule, 1 in flight")
+    delivered = next(i for i, line in enumerate(part4) if "delivered to the Flask sample: 200, "
+                     "verified with EU_CENTRAL_1 keys" in line)  # fmt: skip
+    after = part4.index("    EU_CENTRAL_1 drained")
+    assert before < delivered < after
+    assert part4[before - 2] == "$ qstash-receiver migrate status   (exit 1)"
+    assert part4[after - 2] == "$ qstash-receiver migrate status   (exit 0)"
+    assert "3/3 draining steps as expected" in out
 
 
 NOT_DEDUPLICATING_APP = """

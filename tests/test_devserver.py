@@ -141,7 +141,7 @@ def test_publish_needs_the_token_of_that_region(dev: DevServer, endpoint: Endpoi
 @pytest.mark.parametrize(
     ("path", "headers", "status", "error"),
     [
-        ("/v2/enqueue/q/https://x.test", {}, 404, "only POST /v2/publish"),
+        ("/v2/enqueue/q/https://x.test", {}, 404, "serves POST /v2/publish"),
         ("/v2/publish/not-a-url", {}, 400, "invalid destination url"),
         ("/v2/publish/https://x.test", {"Upstash-Method": "TRACE"}, 400, "Upstash-Method"),
         ("/v2/publish/https://x.test", {"Upstash-Delay": "soon"}, 400, "Upstash-Delay"),

@@ -124,7 +124,7 @@ def test_dlq_api_needs_the_token_and_a_known_id(dev: DevServer) -> None:
     assert httpx.get(f"{base}/v2/dlq").status_code == 401
     missing = httpx.get(f"{base}/v2/dlq/123-0", headers=AUTH)
     assert (missing.status_code, "not found" in missing.json()["error"]) == (404, True)
-    assert httpx.get(f"{base}/v2/schedules", headers=AUTH).status_code == 404
+    assert httpx.get(f"{base}/v2/flowControl", headers=AUTH).status_code == 404
 
 
 def test_retry_after_seconds_steers_the_next_attempt(target: Destination) -> None:

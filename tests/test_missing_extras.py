@@ -20,6 +20,7 @@ MODULES = {
     "qstash_receiver.adapters.fastapi": ("fastapi", "fastapi"),
     "qstash_receiver.publish": ("qstash", "publish"),
     "qstash_receiver.cli.dev.server": ("httpx", "cli"),
+    "qstash_receiver.cli.dev.schedules": ("cronsim", "cli"),
 }
 
 

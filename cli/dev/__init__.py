@@ -18,11 +18,13 @@ __all__ = ["attempt_line", "print_env_block", "register", "run"]
 
 BANNER = """\
 qstash-receiver dev: a LOCAL STAND-IN for QStash, for development and tests only.
-It is not QStash: no persistence, schedules, queues or URL groups. It signs with fixed demo
-keys that are public, so never configure them in a deployed application.
+It is not QStash: nothing persists, and it signs with fixed demo keys that are public,
+so never configure them in a deployed application.
 As QStash does, it retries non-2xx answers (honouring Retry-After, cut to --max-retry-after),
 dead-letters a message after its retries or on 489 with Upstash-NonRetryable-Error: true
 (GET /v2/dlq lists them), and calls Upstash-Callback / Upstash-Failure-Callback URLs.
+Through the official SDKs' calls it also keeps schedules (fired on their cron), queues,
+URL groups (a publish to a group's name reaches each endpoint) and the logs (GET /v2/events).
 Dev only: --deliver-twice, or the publish header X-Dev-Deliver-Twice: true, delivers a
 message once more after it succeeded, to try a duplicate-delivery guard."""
 
@@ -108,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         CliError: httpx is missing, a port is taken or an option is invalid.
     """
-    with needs_extra("httpx", "cli", "qstash-receiver dev"):
+    what = "qstash-receiver dev"
+    with needs_extra("httpx", "cli", what), needs_extra("cronsim", "cli", what):
         from .server import DevServer
 
     if args.retries < 0 or args.backoff < 0 or args.timeout <= 0 or args.max_retry_after < 0:

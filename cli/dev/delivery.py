@@ -29,6 +29,7 @@ from qstash_receiver.names import Region
 from qstash_receiver.token import signed_headers
 
 from .answers import Answer, callback_body, non_retryable, retry_after
+from .events import EventLog
 from .proto import FollowUp, Kind, Message, Settings
 from .queue import Scheduler
 
@@ -111,6 +112,7 @@ class Outbox:
             longer waits are cut to it, so that a local loop stays quick.
         history: how many attempts :attr:`attempts` keeps.
         on_attempt: called with every :class:`Attempt` (from a delivery thread).
+        events: where each message's states are logged (QStash's logs), if anywhere.
     """
 
     def __init__(
@@ -122,8 +124,10 @@ class Outbox:
         max_retry_after: float = 60.0,
         history: int = 10_000,
         on_attempt: AttemptHook | None = None,
+        events: EventLog | None = None,
     ) -> None:
         self.backoff = backoff
+        self.events = events
         self.max_retry_after = max_retry_after
         self._client = httpx.Client(timeout=timeout)
         self._scheduler = Scheduler(workers, on_exit=self._client.close)
@@ -150,7 +154,12 @@ class Outbox:
     def submit(self, message: Message) -> bool:
         """Deliver ``message`` after its delay; False once stopping."""
         copies = 1 if message.settings.deliver_twice else 0
-        return self._schedule(message.settings.delay, _Step(message, copies=copies))
+        if not self._schedule(message.settings.delay, _Step(message, copies=copies)):
+            return False
+        if self.events is not None:
+            due = message.created_ms + int(message.settings.delay * 1000)
+            self.events.record(message, "CREATED", nextDeliveryTime=due)
+        return True
 
     @property
     def attempts(self) -> list[Attempt]:
@@ -188,7 +197,7 @@ class Outbox:
             message_id=message.message_id,
             retried=step.retried,
             caller_ip=message.caller_ip,
-            forwarded=message.settings.forwarded,
+            forwarded={**message.settings.forwarded, **message.origin_headers},
         )
         try:
             response = self._client.request(
@@ -200,6 +209,8 @@ class Outbox:
         return Answer(response.status_code, raw, response.content), None
 
     def _attempt(self, step: _Step) -> None:
+        if self.events is not None:
+            self.events.record(step.message, "ACTIVE")
         answer, error = self._send(step)
         if self.stopping:
             return
@@ -231,11 +242,26 @@ class Outbox:
             callback_id=self._callback(message, answer, retried),
             failure_callback_id=self._failure_callback(message, answer, retried, dlq_id),
         )
+        self._log(message, attempt, answer)
         self._record(attempt)
         if retry_in is not None:
             self._schedule(retry_in, replace(step, retried=retried + 1, duplicate=False))
         elif ok and step.copies:
             self._schedule(0, replace(step, copies=step.copies - 1, duplicate=True))
+
+    def _log(self, message: Message, attempt: Attempt, answer: Answer | None) -> None:
+        if self.events is None:
+            return
+        if attempt.ok:
+            self.events.record(message, "DELIVERED", responseStatus=attempt.status)
+            return
+        error = f"HTTP status {attempt.status}" if answer is not None else attempt.error
+        self.events.record(message, "ERROR", error=error, responseStatus=attempt.status)
+        if attempt.retry_in is not None:
+            due = int((time.time() + attempt.retry_in) * 1000)
+            self.events.record(message, "RETRY", nextDeliveryTime=due)
+        else:
+            self.events.record(message, "FAILED", error=error)
 
     def _dead_letter(self, message: Message, retried: int, answer: Answer | None) -> str:
         # QStash's DLQ ids look like "1725323658779-0": milliseconds and a sequence number.

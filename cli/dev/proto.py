@@ -33,10 +33,13 @@ __all__ = [
     "Refused",
     "RegionSetup",
     "Settings",
+    "checked_url",
     "demo_regions",
     "parse_duration",
     "publish_settings",
+    "read_body",
     "read_publish",
+    "url_or_name",
 ]
 
 #: The stand-in's own publish header (dev only): deliver the message a second time.
@@ -119,6 +122,19 @@ class Message:
     created_ms: int
     kind: Kind = "message"
     source_message_id: str | None = None
+    schedule_id: str | None = None
+    url_group: str | None = None
+    endpoint_name: str | None = None
+
+    @property
+    def origin_headers(self) -> dict[str, str]:
+        """What QStash adds to a delivery made by a schedule or through a URL group."""
+        headers: dict[str, str] = {}
+        if self.schedule_id is not None:
+            headers[E.SCHEDULE_ID_HEADER.title()] = self.schedule_id
+        if self.url_group is not None:
+            headers[E.TOPIC_NAME_HEADER.title()] = self.url_group
+        return headers
 
 
 class Refused(Exception):
@@ -136,27 +152,39 @@ def authorized(setup: RegionSetup, headers: Headers) -> bool:
     return hmac.compare_digest(supplied.encode(), f"Bearer {setup.token}".encode())
 
 
-def read_publish(
-    setup: RegionSetup, path: str, headers: Headers, body: BufferedIOBase
-) -> tuple[str, bytes]:
-    """The destination and body of a publish request, or Refused."""
-    if not path.startswith(_PUBLISH):
-        raise Refused(404, "only POST /v2/publish/{destination} is supported here")
-    if not authorized(setup, headers):
-        raise Refused(401, "Unauthorized")
-    destination = _url(path[len(_PUBLISH) :], "destination url")
+def read_body(headers: Headers, body: BufferedIOBase) -> bytes:
+    """The request's body, read by its ``Content-Length``, or Refused."""
     if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
-        # http.server does not decode chunked bodies; refusing beats publishing an empty one.
+        # http.server does not decode chunked bodies; refusing beats reading an empty one.
         raise Refused(411, "Length Required: send the body with a Content-Length")
     length = declared_length(headers.get("Content-Length"))
     if length is None:
         raise Refused(400, "invalid Content-Length")
     if length > MAX_BODY_BYTES:
         raise Refused(413, "message too large")
-    return destination, body.read(length)
+    return body.read(length)
 
 
-def _url(value: str, what: str) -> str:
+def url_or_name(value: str) -> str:
+    """A destination as given in a path: a URL (maybe percent-encoded), or a URL group's name."""
+    if value.lower().startswith(("http%3a", "https%3a")):
+        return unquote(value)
+    return value
+
+
+def read_publish(
+    setup: RegionSetup, path: str, headers: Headers, body: BufferedIOBase
+) -> tuple[str, bytes]:
+    """The destination (a URL or a URL group's name) and body of a publish, or Refused."""
+    if not path.startswith(_PUBLISH):
+        raise Refused(404, "only POST /v2/publish/{destination} is supported here")
+    if not authorized(setup, headers):
+        raise Refused(401, "Unauthorized")
+    return url_or_name(path[len(_PUBLISH) :]), read_body(headers, body)
+
+
+def checked_url(value: str, what: str) -> str:
+    """``value`` when it is an http(s) URL (percent-encoded or not), else Refused (400)."""
     if value.lower().startswith(("http%3a", "https%3a")):
         value = unquote(value)
     if not value.startswith(("http://", "https://")):
@@ -196,7 +224,7 @@ def _follow_up(headers: Headers, prefix: str, default_retries: int) -> FollowUp 
         return None
     method, delay, retries = _common(headers, f"{prefix}-", default_retries)
     forwarded = _forwarded(headers, f"{prefix.lower()}-forward-", content_type=False)
-    return FollowUp(_url(url, prefix), method, retries, delay, forwarded)
+    return FollowUp(checked_url(url, prefix), method, retries, delay, forwarded)
 
 
 def publish_settings(headers: Headers, default_retries: int) -> Settings:

@@ -1,43 +1,48 @@
 """A local two-region QStash stand-in for development and tests. It is not QStash.
 
-One loopback HTTP server per region accepts ``POST /v2/publish/{destination}`` with that
-region's token, and lists that region's dead letters at ``GET /v2/dlq`` (and
-``/v2/dlq/{dlqId}``) in the shape of QStash's API. Messages are delivered the way QStash does
-(see :mod:`.delivery`): signed with the region's current key (``sub`` = destination), with
-``Upstash-Region``, ``Upstash-Message-Id``, ``Upstash-Retried`` and the forwarded headers,
-retried, dead-lettered, reported to callback URLs. Needs httpx.
+One loopback HTTP server per region accepts ``POST /v2/publish/{destination}`` (a URL, or a
+URL group's name) with that region's token, and serves that region's schedules, queues, URL
+groups, dead letters and logs in the shape of QStash's API (see :mod:`.api`). Messages are
+delivered the way QStash does (see :mod:`.delivery`): signed with the region's current key
+(``sub`` = destination), with ``Upstash-Region``, ``Upstash-Message-Id``, ``Upstash-Retried``
+and the forwarded headers, retried, dead-lettered, reported to callback URLs. Needs httpx and
+cronsim (the ``cli`` extra).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
-from typing import Any
 
 from qstash_receiver import names as E
 from qstash_receiver.headers import Headers
 from qstash_receiver.names import Region
 
+from .api import Request, route
 from .delivery import Attempt, AttemptHook, DeadLetter, Outbox, new_message_id
+from .events import EventLog
+from .groups import Groups
 from .proto import (
     DELIVER_TWICE,
     Message,
     Refused,
     RegionSetup,
-    authorized,
+    Settings,
+    checked_url,
     demo_regions,
     parse_duration,
     publish_settings,
+    read_body,
     read_publish,
 )
+from .schedules import Schedule, ScheduleBook
 
 __all__ = [
     "DELIVER_TWICE",
@@ -45,13 +50,18 @@ __all__ = [
     "DeadLetter",
     "DevServer",
     "RegionSetup",
+    "Schedule",
     "demo_regions",
     "parse_duration",
 ]
 
 logger = logging.getLogger("qstash_receiver.dev")
 
-_DLQ = "/v2/dlq"
+_PUBLISH = "/v2/publish/"
+_NOT_A_DESTINATION = (
+    "invalid destination url: must start with http:// or https://, or name a URL group of "
+    "this region"
+)
 
 
 class _RegionServer(ThreadingHTTPServer):
@@ -69,81 +79,41 @@ class _Handler(BaseHTTPRequestHandler):
     server: _RegionServer
     protocol_version = "HTTP/1.1"
     timeout = 60.0  # the thread of an idle keep-alive connection ends
+    # Buffered: an answer leaves in one write (handle_one_request flushes it). Headers and body
+    # written apart meet the client's delayed ACK: about 40 ms per keep-alive request.
+    wbufsize = -1
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("%s %s", self.server.setup.region, format % args)
 
     def _answer(self, status: int, payload: object, *, close: bool = False) -> None:
-        data = json.dumps(payload).encode()
+        data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if payload is not None:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         if close:  # the request's body may be unread: it must not be taken for the next request
             self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:
+    def _serve(self) -> None:
         headers = Headers(self.headers.items())
+        setup, desk, caller = self.server.setup, self.server.desk, self.client_address[0]
         try:
-            answer = self.server.desk.accept(
-                self.server.setup, self.path, headers, self.rfile, self.client_address[0]
-            )
-        except Refused as err:
-            self._answer(err.status, {"error": err.error}, close=True)
-        else:
-            self._answer(201, answer)
-
-    def do_GET(self) -> None:
-        headers = Headers(self.headers.items())
-        try:
-            answer = self.server.desk.dead_letter_api(self.server.setup, self.path, headers)
+            if self.command == "POST" and self.path.startswith(_PUBLISH):
+                answer = desk.accept(setup, self.path, headers, self.rfile, caller)
+                self._answer(201, answer)
+                return
+            body = read_body(headers, self.rfile)
+            request = Request(setup, self.command, self.path, headers, body, caller)
+            answer = route(desk, request)
         except Refused as err:
             self._answer(err.status, {"error": err.error}, close=True)
         else:
             self._answer(200, answer)
 
-    def _unsupported(self) -> None:
-        error = "the qstash-receiver stand-in supports POST /v2/publish and GET /v2/dlq only"
-        self._answer(404, {"error": error}, close=True)
-
-    do_PUT = do_PATCH = do_DELETE = _unsupported
-
-
-def _headers_json(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for name, value in pairs:
-        grouped.setdefault(name, []).append(value)
-    return grouped
-
-
-def _body_fields(prefix: str, body: bytes) -> dict[str, str]:
-    # QStash's API: ``body`` when the bytes are UTF-8, else ``bodyBase64``.
-    try:
-        return {prefix: body.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {f"{prefix}Base64": base64.b64encode(body).decode("ascii")}
-
-
-def dlq_entry(dead: DeadLetter) -> dict[str, Any]:
-    """A dead letter as QStash's ``GET /v2/dlq`` lists it (the fields the SDKs read)."""
-    message, answer = dead.message, dead.answer
-    settings = message.settings
-    return {
-        "dlqId": dead.dlq_id,
-        "messageId": message.message_id,
-        "url": message.destination,
-        "method": settings.method,
-        "header": _headers_json(settings.forwarded.items()),
-        **_body_fields("body", message.body),
-        "maxRetries": settings.retries,
-        "notBefore": message.created_ms + int(settings.delay * 1000),
-        "createdAt": message.created_ms,
-        "callerIP": message.caller_ip,
-        "responseStatus": answer.status if answer else 0,
-        "responseHeader": _headers_json(answer.headers if answer else ()),
-        **_body_fields("responseBody", answer.body if answer else b""),
-    }
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
 class DevServer:
@@ -163,6 +133,8 @@ class DevServer:
             at-least-once delivery may (dev only; per message: ``X-Dev-Deliver-Twice: true``).
         stop_grace: seconds :meth:`stop` waits for attempts already on the wire.
         on_attempt: called with every :class:`Attempt` (from a delivery thread).
+        clock: the wall clock schedules' crons are read against (Unix seconds; tests move it
+            close to a minute's end instead of waiting for it).
     """
 
     def __init__(
@@ -179,6 +151,7 @@ class DevServer:
         deliver_twice: bool = False,
         stop_grace: float = 1.0,
         on_attempt: AttemptHook | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.regions = {setup.region: setup for setup in (regions or demo_regions())}
         self.host = host
@@ -186,17 +159,21 @@ class DevServer:
         self.default_retries = default_retries
         self.deliver_twice = deliver_twice
         self.stop_grace = stop_grace
+        self.events = EventLog()
+        self.groups = Groups()
+        self.schedules = ScheduleBook(self._fire, clock)
         self._outbox = Outbox(
             backoff=backoff,
             timeout=timeout,
             workers=workers,
             max_retry_after=max_retry_after,
             on_attempt=on_attempt,
+            events=self.events,
         )
         self._servers: dict[Region, _RegionServer] = {}
         self._serving: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._dedup: dict[tuple[Region, str], str] = {}
+        self._dedup: dict[tuple[Region, str], object] = {}
 
     def start(self) -> DevServer:
         """Bind one server per region and start serving and delivering in background threads."""
@@ -208,6 +185,7 @@ class DevServer:
             self.stop()
             raise
         self._outbox.start()
+        self.schedules.start()
         for server in self._servers.values():
             thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
             self._serving.append(thread)
@@ -215,7 +193,7 @@ class DevServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and drop pending deliveries; returns within about ``stop_grace`` s.
+        """Stop serving, firing schedules and delivering; returns within about ``stop_grace`` s.
 
         An attempt already waiting for a destination's answer then finishes in the background
         (within ``timeout``) and is not recorded.
@@ -227,6 +205,7 @@ class DevServer:
             thread.join()
         self._servers.clear()
         self._serving.clear()
+        self.schedules.stop()
         self._outbox.stop(self.stop_grace)
 
     def __enter__(self) -> DevServer:
@@ -268,10 +247,19 @@ class DevServer:
         """
         return self._outbox.wait_for(message_id, timeout)
 
+    def fire_schedule(self, region: Region, schedule_id: str) -> list[str]:
+        """Fire a schedule now, as its cron would (dev only); the ids of the messages it made.
+
+        Raises:
+            Refused: the region has no such schedule (404).
+        """
+        return self.schedules.fire_now(region, schedule_id)
+
     def accept(
         self, setup: RegionSetup, path: str, headers: Headers, body: BufferedIOBase, caller_ip: str
-    ) -> dict[str, object]:
-        """Take one publish to ``setup``'s region; the JSON answer (``messageId``).
+    ) -> object:
+        """Take one publish to ``setup``'s region; the JSON answer (``messageId``, or one
+        ``{"messageId", "url"}`` per endpoint of a URL group).
 
         Raises:
             Refused: the publish is invalid (answered with its status).
@@ -283,35 +271,60 @@ class DevServer:
         dedup = headers.get(E.DEDUPLICATION_ID_HEADER)
         if (headers.get(E.CONTENT_BASED_DEDUPLICATION_HEADER) or "").lower() == "true":
             dedup = hashlib.sha256(destination.encode() + b"\0" + raw).hexdigest()
+        now = int(time.time() * 1000)
         with self._lock:
             if dedup and (setup.region, dedup) in self._dedup:
-                return {"messageId": self._dedup[(setup.region, dedup)], "deduplicated": True}
-            message_id = new_message_id()
+                return _deduplicated(self._dedup[(setup.region, dedup)])
+            messages = self._messages(setup, destination, raw, settings, caller_ip, now)
+            answer: object = [{"messageId": m.message_id, "url": m.destination} for m in messages]
+            if destination.startswith(("http://", "https://")):
+                answer = {"messageId": messages[0].message_id}
             if dedup:
-                self._dedup[(setup.region, dedup)] = message_id
-        message = Message(
-            setup, message_id, destination, raw, settings, caller_ip, int(time.time() * 1000)
-        )
-        if not self._outbox.submit(message):
+                self._dedup[(setup.region, dedup)] = answer
+        if not all([self._outbox.submit(message) for message in messages]):
             raise Refused(503, "the stand-in is stopping")
-        return {"messageId": message_id}
+        return answer
 
-    def dead_letter_api(self, setup: RegionSetup, path: str, headers: Headers) -> object:
-        """The answer to ``GET /v2/dlq`` or ``GET /v2/dlq/{dlqId}`` for ``setup``'s region.
+    def _messages(
+        self,
+        setup: RegionSetup,
+        destination: str,
+        raw: bytes,
+        settings: Settings,
+        caller_ip: str,
+        now: int,
+        schedule_id: str | None = None,
+    ) -> list[Message]:
+        """One message to a URL, or one per endpoint of the URL group ``destination`` names."""
+        if destination.startswith(("http://", "https://")):
+            url = checked_url(destination, "destination url")
+            return [Message(setup, new_message_id(), url, raw, settings, caller_ip, now,
+                            schedule_id=schedule_id)]  # fmt: skip
+        group = self.groups.find_group(setup.region, destination)
+        if group is None:
+            raise Refused(400, _NOT_A_DESTINATION)
+        return [
+            Message(setup, new_message_id(), endpoint.url, raw, settings, caller_ip, now,
+                    schedule_id=schedule_id, url_group=group.name, endpoint_name=endpoint.name)
+            for endpoint in group.endpoints
+        ]  # fmt: skip
 
-        Raises:
-            Refused: wrong path or token, or no such dead letter.
-        """
-        route = path.split("?", 1)[0].rstrip("/")
-        if route != _DLQ and not route.startswith(f"{_DLQ}/"):
-            raise Refused(404, "only GET /v2/dlq and GET /v2/dlq/{dlqId} are supported")
-        if not authorized(setup, headers):
-            raise Refused(401, "Unauthorized")
-        entries = [dlq_entry(dead) for dead in self.dead_letters if dead.message.region == setup]
-        if route == _DLQ:
-            return {"messages": entries}
-        wanted = route[len(_DLQ) + 1 :]
-        for entry in entries:
-            if entry["dlqId"] == wanted:
-                return entry
-        raise Refused(404, f"dlq message not found: {wanted}")
+    def _fire(self, schedule: Schedule) -> list[str]:
+        """Publish what a schedule makes when it fires; the message ids."""
+        try:
+            messages = self._messages(
+                schedule.region, schedule.destination, schedule.body, schedule.settings,
+                schedule.caller_ip, int(time.time() * 1000), schedule.schedule_id,
+            )  # fmt: skip
+        except Refused as err:  # e.g. its URL group was deleted
+            logger.warning("schedule %s fired nothing: %s", schedule.schedule_id, err.error)
+            return []
+        return [m.message_id for m in messages if self._outbox.submit(m)]
+
+
+def _deduplicated(answer: object) -> object:
+    if isinstance(answer, dict):
+        return {**answer, "deduplicated": True}
+    if isinstance(answer, list):
+        return [{**entry, "deduplicated": True} for entry in answer]
+    return answer

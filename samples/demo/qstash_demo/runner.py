@@ -6,6 +6,8 @@ Part 2, end to end: the two-region stand-in and every sample on real local serve
 messages published through both regions, forged ones sent straight to each endpoint.
 Part 3, at-least-once receiving on the Flask, Django and Lambda samples: a duplicate handled
 once, a non-retryable error dead-lettered, its failure callback received.
+Part 4, draining the old region: an EU_CENTRAL_1 schedule deleted, its last message delivered,
+and ``qstash-receiver migrate status`` turning from "not drained" to "drained".
 Exit status 0 only when every delivery got the expected answer.
 """
 
@@ -107,6 +109,24 @@ def receiving(root: Path, platforms: Sequence[str] | None) -> bool:
     return bool(rows) and not failed and not problems
 
 
+def draining(root: Path, platforms: Sequence[str] | None) -> bool:
+    """Part 4 (on the Flask sample); True when EU_CENTRAL_1 drained as each step expected."""
+    from . import draining as part4  # needs httpx, the official SDK and Flask
+
+    if platforms is not None and "flask" not in platforms:
+        return True
+    print("\n== Part 4: watching the old region drain (qstash-receiver migrate status) ==\n")
+    steps, problems = part4.run(root)
+    print()
+    for step in steps:
+        print(f"  {'ok  ' if step.ok else 'FAIL'} {step.what} ({step.detail})")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    passed = [s for s in steps if s.ok]
+    print(f"\n{len(passed)}/{len(steps)} draining steps as expected")
+    return bool(steps) and len(passed) == len(steps) and not problems
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both parts; 0 when everything got the expected answer."""
     parser = argparse.ArgumentParser(prog="run_demo.py", description=__doc__)
@@ -127,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             names = args.platforms.split(",") if args.platforms else None
             ok = end_to_end(args.root.resolve(), names) and ok
             ok = receiving(args.root.resolve(), names) and ok
+            ok = draining(args.root.resolve(), names) and ok
     except KeyboardInterrupt:
         print("\ninterrupted: everything the demo started has been stopped", file=sys.stderr)
         return 130
