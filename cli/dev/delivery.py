@@ -158,7 +158,8 @@ class Outbox:
             return False
         if self.events is not None:
             due = message.created_ms + int(message.settings.delay * 1000)
-            self.events.record(message, "CREATED", nextDeliveryTime=due)
+            # Created when it was accepted: its entry carries that time, the delay counts from it.
+            self.events.record(message, "CREATED", time=message.created_ms, nextDeliveryTime=due)
         return True
 
     @property
