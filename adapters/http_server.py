@@ -3,8 +3,7 @@
     class handler(BaseHTTPRequestHandler):      # api/qstash.py on Vercel
         @verify_qstash
         def do_POST(self) -> None:
-            message = get_message(self)         # the verified delivery
-            body = self.rfile.read(int(self.headers["Content-Length"]))   # the same bytes
+            message = get_message(self)         # and self.rfile gives the same body
 
 Imports no framework.
 """
@@ -121,12 +120,10 @@ def verify_qstash(
 ) -> Method[H] | Callable[[Method[H]], Method[H]]:
     """Verify QStash deliveries before a ``BaseHTTPRequestHandler`` method (``do_POST``...) runs.
 
-    Bare or with options. The method runs only for verified requests, with
-    :func:`get_message` giving the message and ``self.rfile`` the verified body (``Content-
-    Length`` bytes, as ever). Other requests get ``text/plain`` 401, 413 (over
-    ``max_body_bytes``, refused unread), 411 (no usable ``Content-Length``: chunked) or 500
-    (no usable keys). A method raising ``NonRetryableError`` is answered 489, ``RetryLater``
-    503 with ``Retry-After``.
+    Bare or with options. The method runs only for verified requests, with :func:`get_message`
+    giving the message and ``self.rfile`` the verified body. Other requests get ``text/plain``
+    401, 413 (over ``max_body_bytes``, unread), 411 (no usable ``Content-Length``) or 500. A
+    method raising ``NonRetryableError`` is answered 489, ``RetryLater`` 503 (``Retry-After``).
 
     Keyword Args:
         **options: the shared options (``url``, ``clock_tolerance``, ``max_body_bytes``,
