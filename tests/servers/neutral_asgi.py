@@ -2,8 +2,9 @@
 
 ``uvicorn neutral_asgi:plain --app-dir tests/servers`` (also ``:litestar_app``,
 ``:quart_app``); Django's ASGI handler is in neutral_django.py. Each app is wrapped twice:
-``/qstash`` verified, ``/once`` verified with the duplicate guard. Litestar and Quart let
-``NonRetryableError`` and ``RetryLater`` propagate to the middleware, as the docs say to.
+``/qstash`` verified, ``/once`` verified with the duplicate guard. Litestar lets
+``NonRetryableError`` and ``RetryLater`` propagate to the middleware and Quart answers them with
+the same answers, as the docs say to.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from quart import request as quart_request
 
 from qstash_receiver import NonRetryableError, RetryLater
 from qstash_receiver.adapters.asgi import ASGIApp, QStashMiddleware, get_message
+from qstash_receiver.integration import handler_answer
 
 METHODS: list[Any] = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -68,7 +70,14 @@ def _litestar() -> Litestar:
 
 def _quart() -> Quart:
     app = Quart(__name__)
-    app.config["PROPAGATE_EXCEPTIONS"] = True  # the two lifecycle errors reach the middleware
+
+    # Quart answers a view's exceptions itself (how it propagates them varies by release):
+    # its error handlers give the two lifecycle errors the answers the middleware would.
+    @app.errorhandler(NonRetryableError)
+    @app.errorhandler(RetryLater)
+    async def lifecycle_error(error: NonRetryableError | RetryLater) -> Any:
+        answer = handler_answer(error)
+        return answer.text, answer.status, answer.headers
 
     @app.route("/qstash", methods=METHODS)
     @app.route("/once", methods=["POST"], endpoint="once")
