@@ -91,11 +91,11 @@ def _decorate(method: Method[H], endpoint: Endpoint) -> Method[H]:
             statuses.append(code)
             send_response(code, message)
 
-        def answer(answer: Answer) -> None:
+        def answer(given: Answer) -> None:
             if statuses:  # the method has started its answer: no second one on this connection
                 self.close_connection = True
             else:
-                _answer(self, answer)
+                _answer(self, given)
 
         self.send_response = capture  # type: ignore[method-assign]
         self.rfile = io.BytesIO(checked.body)  # the method reads the body as usual

@@ -100,10 +100,10 @@ class QStashMiddleware:
         environ["CONTENT_LENGTH"] = str(len(checked.body))
         capture = StartResponseCapture(start_response)
 
-        def answer(answer: Answer) -> Iterable[bytes]:
+        def answer(given: Answer) -> Iterable[bytes]:
             # Once the app has started its answer, only with the error (PEP 3333's exc_info).
             error = sys.exc_info() if capture.status is not None else None
-            return answer_wsgi(start_response, answer, error)
+            return answer_wsgi(start_response, given, error)
 
         return endpoint.run(
             checked,

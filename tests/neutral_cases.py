@@ -137,10 +137,16 @@ def check_every_case(service: Service, prefix: str, mode: str, chunked_status: i
             headers = signed(body, US_CURRENT, "US_EAST_1", f"{tag}_{do}")
             answer = client.post(base + "/qstash", content=body, headers=headers)
             assert (answer.status_code, answer.headers.get(header)) == (status, value), answer.text
+        # Guarded: the refusal released the claim, so a retry of the message runs it again.
+        body, once = b'{"do": "nonretryable"}', base + "/once"
+        headers = signed(body, US_CURRENT, "US_EAST_1", f"{tag}_released")
+        for _ in range(2):
+            assert client.post(once, content=body, headers=headers).status_code == 489
         check_oversize(service, base, tag, chunked_status)
     runs = handled(service)
     assert {m: runs[m] for m, *_ in genuine} == {m: 1 for m, *_ in genuine}
     assert runs[f"{tag}_nonretryable"] == runs[f"{tag}_retry_later"] == 1
+    assert runs[f"{tag}_released"] == 2
     assert not [m for m in runs if m.endswith(("_forged", "_wr", "_tampered", "_big"))]
 
 
