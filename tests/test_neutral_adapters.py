@@ -446,3 +446,48 @@ def _read_answers(sock: Any, count: int) -> list[bytes]:
             break
         data += chunk
     return [b"HTTP/1.1 " + part for part in data.split(b"HTTP/1.1 ")[1:]]
+
+
+def test_wsgi_an_error_after_start_response_replaces_the_answer_with_exc_info() -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [])
+        raise NonRetryableError("changed its mind")
+
+    calls: list[tuple[str, object]] = []
+    middleware = wsgi.QStashMiddleware(app, receiver=RECEIVER)
+    environ = _environ(BODY, sign(), CONTENT_LENGTH=str(len(BODY)))
+    text = b"".join(middleware(environ, lambda s, h, exc_info=None: calls.append((s, exc_info))))
+    assert text == b"489 Error: non_retryable"
+    assert [status for status, _ in calls] == ["200 OK", "489 Error"]
+    error = calls[1][1]
+    assert isinstance(error, tuple)
+    assert isinstance(error[1], NonRetryableError)  # PEP 3333: a second call carries exc_info
+
+
+def test_http_server_an_error_after_the_answer_started_closes_the_connection() -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+        @http_server.verify_qstash(receiver=RECEIVER)
+        def do_POST(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            raise NonRetryableError("too late to say so")
+
+    import socket
+
+    with in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            signed = "".join(f"{k}: {v}\r\n" for k, v in sign().items())
+            head = f"POST /q HTTP/1.1\r\nHost: x\r\nContent-Length: {len(BODY)}\r\n{signed}\r\n"
+            sock.sendall(head.encode() + BODY)
+            answer = b""
+            while chunk := sock.recv(65536):  # the server closes the connection (no timeout)
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")  # its own answer, and only that
+    assert answer.count(b"HTTP/1.1 ") == 1
