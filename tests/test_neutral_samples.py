@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -113,11 +114,12 @@ def test_the_vercel_json_check_can_fail(tmp_path: Path) -> None:
     (tmp_path / "api").mkdir()
     (tmp_path / "api" / "index.py").write_text("")
     check_vercel_json({"functions": {"api/index.py": {"maxDuration": 10}}}, tmp_path)
-    for bad in (
+    wrong: list[dict[str, Any]] = [
         {"function": {}},  # misspelled
         {"functions": {"api/missing.py": {}}},
         {"functions": {"api/index.py": {"timeout": 10}}},
-    ):
+    ]
+    for bad in wrong:
         with pytest.raises(AssertionError):
             check_vercel_json(bad, tmp_path)
 
