@@ -7,7 +7,7 @@ SOURCES := $(shell find core adapters cli -name '*.py' -o -name 'py.typed' 2>/de
 # pip >= 25.1 installs PEP 735 dependency groups (`--group`).
 PIP_FLOOR := pip>=25.1
 # What `make demo` installs: the package with the extras its samples use, plus the `demo` group.
-DEMO_EXTRAS := lambda,gcf,flask,django,fastapi,cli,publish
+DEMO_EXTRAS := lambda,gcf,flask,django,fastapi,cli,publish,falcon,litestar
 # Reproducible builds: every timestamp in the wheel and the sdist is the last commit's.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 

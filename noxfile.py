@@ -52,6 +52,11 @@ FRAMEWORKS = {
             "tests/test_asgi_servers.py",
         ),
     ),
+    # The framework-neutral middlewares, shown with these frameworks (each also runs the plain
+    # apps and, where installed, the others: the test group installs them at their newest).
+    "falcon": Framework("falcon", "falcon", ("tests/test_wsgi_servers.py",)),
+    "litestar": Framework("litestar", "litestar", ("tests/test_asgi_middleware_servers.py",)),
+    "quart": Framework("quart", "quart", ("tests/test_asgi_middleware_servers.py",)),
 }
 
 ROOT = Path(__file__).parent

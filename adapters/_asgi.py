@@ -1,8 +1,10 @@
 """What the Starlette and FastAPI adapters share: the one request flow, on Starlette's types.
 
 :func:`deliver` (verify, then run the handler through the core's flow: the duplicate guard
-and the handler's ``NonRetryableError`` / ``RetryLater``, else answer) is the single place a
-request goes through; :func:`verify_body` reads the body under the limit and verifies it.
+and the handler's ``NonRetryableError`` / ``RetryLater``, else answer) is the single place an
+endpoint's request goes through; :func:`verify_body` reads the body under the limit (with the
+framework-neutral middleware's reading, ``receive_body``)
+and verifies it.
 """
 
 from __future__ import annotations
@@ -11,25 +13,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
-from qstash_receiver import PayloadTooLargeError, Receiver, VerifiedMessage
-from qstash_receiver.answers import CLIENT_GONE
-from qstash_receiver.integration import (
-    Answer,
-    Endpoint,
-    Headers,
-    Responder,
-    missing_extra,
-    refusal,
-)
+from qstash_receiver import VerifiedMessage
+from qstash_receiver.integration import Answer, Endpoint, Headers, Responder, missing_extra
 from qstash_receiver.names import CONTENT_LENGTH_HEADER, PATH_SAFE
 
 try:
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
-    from starlette.types import Message, Send
 except ModuleNotFoundError as error:
     raise missing_extra(error, "starlette") from None
+
+from ._gateway import StatusCapture, default_receiver, receive_body
+from .asgi import MESSAGE_SCOPE_KEY
+from .asgi import get_message as scope_message
 
 __all__ = [
     "MESSAGE_SCOPE_KEY",
@@ -46,11 +43,6 @@ __all__ = [
 
 R = TypeVar("R")
 
-#: The ASGI scope key holding the :class:`VerifiedMessage` of a verified request.
-MESSAGE_SCOPE_KEY = "qstash_receiver.message"
-#: The receiver used without ``receiver=``: it reads the environment on the first request.
-default_receiver = Receiver()
-
 
 def get_message(request: HTTPConnection) -> VerifiedMessage:
     """The message verified for ``request`` (by the middleware, decorator or dependency).
@@ -58,10 +50,7 @@ def get_message(request: HTTPConnection) -> VerifiedMessage:
     Raises:
         LookupError: the request was not verified.
     """
-    message = request.scope.get(MESSAGE_SCOPE_KEY)
-    if not isinstance(message, VerifiedMessage):
-        raise LookupError("no verified QStash message: the request was not verified")
-    return message
+    return scope_message(request.scope)
 
 
 def request_url(request: HTTPConnection) -> str:
@@ -91,41 +80,15 @@ async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage |
     early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER))
     if early is not None:
         return early
-    body: bytes | None = getattr(request, "_body", None)  # read already (body parameters)
-    if body is None:
-        parts: list[bytes] = []
-        size, more, receive = 0, True, request.receive
-        while more and size <= endpoint.max_body_bytes:  # past the limit: the core says 413
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return CLIENT_GONE  # nobody to read the answer: nothing raised, nothing logged
-            parts.append(message.get("body", b""))
-            size += len(parts[-1])
-            more = message.get("more_body", False)
-        if size > endpoint.max_body_bytes:  # refused without joining: no second copy
-            return refusal(PayloadTooLargeError(endpoint.max_body_bytes))
-        body = parts[0] if len(parts) == 1 else b"".join(parts)
+    cached: bytes | None = getattr(request, "_body", None)  # read already (body parameters)
+    body = cached if cached is not None else await receive_body(headers, request.receive, endpoint)
+    if isinstance(body, Answer):
+        return body
     result = endpoint.verify(headers, body, request)
     if isinstance(result, VerifiedMessage):
         request.scope[MESSAGE_SCOPE_KEY] = result
         request._body = body  # as Request.body() caches it: the route reads it again
     return result
-
-
-class StatusCapture:
-    """An ASGI ``send`` that passes every message on and keeps the status the app answers with
-    (``None`` until it starts an answer): what the guard finishes a claim with."""
-
-    __slots__ = ("_send", "status")
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.status: int | None = None
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start" and self.status is None:
-            self.status = message["status"]
-        await self._send(message)
 
 
 def _status(response: object) -> int | None:
@@ -145,17 +108,13 @@ async def deliver(
     endpoint: Endpoint,
     request: Request,
     handler: Callable[[VerifiedMessage], Awaitable[R]],
-    status: Callable[[], int | None] | None = None,
-) -> R | Response | None:
-    """The one request flow of the ASGI adapters: verify, then run ``handler`` through the
-    guard, else answer. ``status`` reads the answer's status when the handler sends it
-    itself (a middleware's app); such a caller gets ``None`` for a client gone mid-body,
-    where there is nobody to answer."""
+) -> R | Response:
+    """The one request flow of the Starlette endpoints: verify, then run ``handler`` through
+    the guard, else answer."""
     result = await verify_body(request, endpoint)
     if isinstance(result, Answer):
-        return None if result is CLIENT_GONE and status is not None else answer(result)
-    responder = RESPONDER if status is None else Responder(answer, lambda _: status())
-    answered: R | Response | None = await endpoint.run_async(
-        result, lambda: handler(result), responder, offload=offload
+        return answer(result)
+    answered: R | Response = await endpoint.run_async(
+        result, lambda: handler(result), RESPONDER, offload=offload
     )
     return answered

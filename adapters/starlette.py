@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ParamSpec, cast, overload
 
 from qstash_receiver.integration import missing_extra
@@ -24,23 +24,16 @@ try:
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import Response
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import Receive, Scope
 except ModuleNotFoundError as error:
     raise missing_extra(error, "starlette") from None
 
 from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMessage
-from qstash_receiver.answers import CLIENT_GONE
 from qstash_receiver.integration import Endpoint, Options
 
-from ._asgi import (
-    MESSAGE_SCOPE_KEY,
-    StatusCapture,
-    answer,
-    default_receiver,
-    deliver,
-    get_message,
-    request_url,
-)
+from . import asgi
+from ._asgi import MESSAGE_SCOPE_KEY, default_receiver, deliver, get_message, request_url
+from ._asgi import offload as in_threadpool
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -55,14 +48,17 @@ View = Callable[P, Awaitable[Response]] | Callable[P, Response]
 Wrapped = Callable[P, Coroutine[Any, Any, Response]]
 
 
-class QStashMiddleware:
+class QStashMiddleware(asgi.QStashMiddleware):
     """Pure ASGI middleware verifying HTTP requests to ``paths`` (default: every request).
 
-    The body is read once, the limit enforced while it streams (a declared length over it is
-    refused unread), and replayed to the app: routes still ``await request.body()``, and
-    :func:`get_message` gives the message. Rejections get ``text/plain`` 401, 413 or 500 (no
-    usable keys) and the app is not called. An app raising ``NonRetryableError`` is answered
-    489 (QStash does not retry), ``RetryLater`` 503 with ``Retry-After``.
+    The framework-neutral :class:`qstash_receiver.adapters.asgi.QStashMiddleware`, with
+    Starlette's ``Request`` given to a callable ``url`` and the guard's store calls in
+    Starlette's thread pool. The body is read once, the limit enforced while it streams (a
+    declared length over it is refused unread), and replayed to the app: routes still ``await
+    request.body()``, and :func:`get_message` gives the message. Rejections get ``text/plain``
+    401, 413 or 500 (no usable keys) and the app is not called. An app raising
+    ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503 with
+    ``Retry-After``.
 
     Args:
         app: the ASGI app to protect.
@@ -86,48 +82,11 @@ class QStashMiddleware:
         ValueError, TypeError: invalid options or paths.
     """
 
-    def __init__(
-        self, app: ASGIApp, *, paths: Iterable[str] | None = None, **options: Unpack[OptionArgs]
-    ) -> None:
-        listed = None if paths is None or isinstance(paths, str) else tuple(paths)
-        if paths is not None and not (
-            listed and all(isinstance(p, str) and p.startswith("/") for p in listed)
-        ):
-            raise ValueError("paths must be a list of paths, each starting with '/'")
-        self.app = app
-        self.paths = None if listed is None else tuple(p.rstrip("/") for p in listed)
-        self._endpoint = Endpoint(Options(**options), default_receiver)
+    offload = staticmethod(in_threadpool)
 
-    def _covers(self, scope: Scope) -> bool:
-        path, root = scope["path"], scope.get("root_path", "")
-        path = path[len(root) :] if root and path.startswith(root) else path
-        return self.paths is None or any(p == path or path.startswith(p + "/") for p in self.paths)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._covers(scope):
-            return await self.app(scope, receive, send)
-
-        sending = StatusCapture(send)  # the app's answer status, for the duplicate guard
-
-        async def run(message: VerifiedMessage) -> None:
-            replayed = False
-
-            async def replay() -> Message:  # the body once, then the server's messages
-                nonlocal replayed
-                if replayed:
-                    return await receive()
-                replayed = True
-                return {"type": "http.request", "body": message.body, "more_body": False}
-
-            await self.app(scope, replay, sending)
-
-        def status() -> int | None:
-            return sending.status
-
-        response = await deliver(self._endpoint, Request(scope, receive), run, status)
-        if response is not None:
-            await response(scope, receive, send)
-        return None
+    def request(self, scope: Scope, receive: Receive) -> Request:
+        """What a callable ``url`` option is given: Starlette's ``Request``."""
+        return Request(scope, receive)
 
 
 def _decorate(view: View[P], endpoint: Endpoint) -> Wrapped[P]:
@@ -141,8 +100,7 @@ def _decorate(view: View[P], endpoint: Endpoint) -> Wrapped[P]:
         request = args[-1] if args else None  # endpoint(request), HTTPEndpoint (self, request)
         if not isinstance(request, Request):
             raise TypeError("verify_qstash decorates Starlette endpoints taking the request")
-        answered = await deliver(endpoint, request, lambda _: call(*args, **kwargs))
-        return answered if answered is not None else answer(CLIENT_GONE)
+        return await deliver(endpoint, request, lambda _: call(*args, **kwargs))
 
     return wrapper
 

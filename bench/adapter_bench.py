@@ -18,6 +18,10 @@ difference is what the adapter adds to one request (verification included); the 
                  the same route with a dependency that does nothing (FastAPI's own share)
   starlette      the same, through QStashMiddleware (the bare route passes through it too)
                  and through the verify_qstash decorator
+  wsgi, asgi     the framework-neutral middlewares around a plain app (and a Falcon app),
+                 driven as the WSGI and ASGI rows above; the bare path passes through them
+  http.server    ``BaseHTTPRequestHandler.handle_one_request`` on an in-memory request (the
+                 work of the server's connection thread, minus the socket)
 
 Every request is a genuine 1 KiB JSON delivery, signed with a one-day lifetime (valid for the
 whole run), carrying the headers of a delivery through a load balancer. Before timing, each row
@@ -495,6 +499,100 @@ def starlette_rows(delivery: Delivery) -> list[Row]:
     return [
         asgi_row("starlette middleware", app, delivery, "/verified", "/bare"),
         asgi_row("starlette decorator", app, delivery, "/decorated", "/bare"),
+    ]
+
+
+# The framework-neutral adapters: WSGI and ASGI middleware around a plain app, http.server.
+
+
+def _plain_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(len(body)).encode()]
+
+
+@builder("qstash_receiver.adapters.wsgi")
+def wsgi_rows(delivery: Delivery) -> list[Row]:
+    from qstash_receiver.adapters.wsgi import QStashMiddleware
+
+    # The bare path passes through the middleware too, as an app's other paths do.
+    options = {"receiver": delivery.receiver, "url": delivery.url}
+    app = QStashMiddleware(_plain_wsgi, paths=["/verified"], **options)  # type: ignore[arg-type]
+    rows = [wsgi_row("wsgi middleware (plain app)", app, delivery, "/verified", "/bare", 60)]
+    if importlib.util.find_spec("falcon") is not None:
+        import falcon
+
+        class Resource:
+            def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+                resp.text = str(len(req.bounded_stream.read()))
+
+        inner: falcon.App[falcon.Request, falcon.Response] = falcon.App()
+        inner.add_route("/verified", Resource())
+        inner.add_route("/bare", Resource())
+        app = QStashMiddleware(inner, paths=["/verified"], **options)  # type: ignore[arg-type]
+        rows.append(wsgi_row("wsgi middleware (falcon)", app, delivery, "/verified", "/bare", 60))
+    return rows
+
+
+@builder("qstash_receiver.adapters.asgi")
+def asgi_neutral_rows(delivery: Delivery) -> list[Row]:
+    from qstash_receiver.adapters.asgi import QStashMiddleware
+
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        body = (await receive())["body"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(len(body)).encode()})
+
+    options = {"receiver": delivery.receiver, "url": delivery.url}
+    app = QStashMiddleware(plain, paths=["/verified"], **options)  # type: ignore[arg-type]
+    return [asgi_row("asgi middleware (plain app)", app, delivery, "/verified", "/bare")]
+
+
+@builder("qstash_receiver.adapters.http_server")
+def http_server_rows(delivery: Delivery) -> list[Row]:
+    from http.server import BaseHTTPRequestHandler
+
+    from qstash_receiver.adapters.http_server import verify_qstash
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(str(len(body)))))
+            self.end_headers()
+            self.wfile.write(str(len(body)).encode())
+
+    class Verified(Handler):
+        do_POST = verify_qstash(receiver=delivery.receiver, url=delivery.url)(Handler.do_POST)
+
+    def request(body: bytes) -> bytes:
+        headers = {**delivery.headers, "Host": "example.com", "Content-Length": str(len(body))}
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        return f"POST /qstash HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body
+
+    def call(handler: type[BaseHTTPRequestHandler], raw: bytes) -> Call:
+        # One request as the server's connection thread handles it, minus the socket.
+        def once() -> int:
+            served = handler.__new__(handler)
+            served.rfile, served.wfile = io.BytesIO(raw), io.BytesIO()
+            served.client_address, served.request_version = ("34.78.10.20", 40000), "HTTP/1.1"
+            served.close_connection = True
+            served.handle_one_request()
+            return int(served.wfile.getvalue()[9:12])
+
+        return once
+
+    return [
+        Row(
+            "http.server decorator",
+            verified=call(Verified, request(delivery.body)),
+            bare=call(Handler, request(delivery.body)),
+            forged=call(Verified, request(delivery.forged_body)),
+            target_us=60,
+        )
     ]
 
 

@@ -65,3 +65,52 @@ def test_every_public_name_resolves() -> None:
     for module in (qstash_receiver, qstash_receiver.testing):
         missing = [name for name in module.__all__ if not hasattr(module, name)]
         assert missing == [], module.__name__
+
+
+# Every web framework an adapter is written for (and the servers' libraries they pull in).
+FRAMEWORKS = (
+    "starlette", "fastapi", "flask", "werkzeug", "django", "falcon", "litestar", "quart",
+    "functions_framework", "aws_lambda_powertools", "anyio", "asgiref", "gunicorn", "uvicorn",
+)  # fmt: skip
+NEUTRAL = (
+    "qstash_receiver.adapters.wsgi",
+    "qstash_receiver.adapters.asgi",
+    "qstash_receiver.adapters.http_server",
+)
+
+
+@pytest.mark.parametrize("module", NEUTRAL)
+def test_a_neutral_adapter_imports_no_framework(module: str) -> None:
+    # Every framework blocked (None in sys.modules fails its import), and none loaded after.
+    blocked = "".join(f"sys.modules[{name!r}] = None\n" for name in FRAMEWORKS)
+    script = f"import json, sys\n{blocked}import {module}\n" + (
+        "print(json.dumps(sorted(n for n in sys.modules if sys.modules[n] is not None and "
+        f"n.split('.')[0] in {FRAMEWORKS!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    if module != "qstash_receiver.adapters.asgi":  # sync adapters: no event loop either
+        assert probe(f"import {module}")["after"] == []
+
+
+@pytest.mark.parametrize(
+    ("module", "own"),
+    [
+        ("qstash_receiver.adapters.starlette", {"starlette", "anyio"}),
+        ("qstash_receiver.adapters.flask", {"flask", "werkzeug"}),
+    ],
+)
+def test_a_framework_adapter_imports_its_framework_only(module: str, own: set[str]) -> None:
+    script = (
+        f"import json, sys\nimport {module}\n"
+        "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules} & "
+        f"set({FRAMEWORKS!r}))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)) <= own

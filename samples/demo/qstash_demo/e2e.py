@@ -88,6 +88,24 @@ PLATFORMS: tuple[Platform, ...] = (
         lambda port: [sys.executable, "-m", "qstash_receiver.cli.lambda_bridge", "--port",
                       str(port), "--handler", "samples/aws_lambda/resolver_app.py:lambda_handler"],
     ),
+    Platform(
+        "wsgi", "wsgi", "gunicorn app:application (Falcon behind the WSGI middleware)",
+        "samples/wsgi_app/app.py", ("/qstash", "/jobs"),
+        lambda port: [*_GUNICORN, "-b", f"127.0.0.1:{port}", "--chdir", "samples/wsgi_app",
+                      "app:application"],
+    ),
+    Platform(
+        "asgi", "asgi", "uvicorn app:application (Litestar behind the ASGI middleware)",
+        "samples/asgi_app/app.py", ("/qstash", "/jobs"),
+        lambda port: [sys.executable, "-m", "uvicorn", "app:application", "--app-dir",
+                      "samples/asgi_app", "--host", "127.0.0.1", "--port", str(port),
+                      "--no-access-log"],
+    ),
+    Platform(
+        "http_server", "http.server", "ThreadingHTTPServer serving the Vercel handler class",
+        "samples/vercel/api/qstash.py", ("/api/qstash",),
+        lambda port: [sys.executable, "samples/vercel/api/qstash.py", str(port)],
+    ),
 )  # fmt: skip
 
 

@@ -1,0 +1,186 @@
+"""The plumbing of the framework-neutral adapters (WSGI, ASGI, http.server), framework-free.
+
+The ``paths=`` option (prefixes, each covering the paths below it: ``"/qstash"`` covers
+``/qstash`` and ``/qstash/jobs``, not ``/qstashx``); reading a body under the limit from a WSGI
+``wsgi.input`` or an ASGI ``receive``; answering an :class:`Answer` on the wire; and capturing
+the status an app answers with, which the duplicate guard finishes its claim with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
+from http import HTTPStatus
+from typing import IO, Any
+
+from qstash_receiver import PayloadTooLargeError, Receiver
+from qstash_receiver.answers import CLIENT_GONE
+from qstash_receiver.headers import decimal
+from qstash_receiver.integration import Answer, Endpoint, Headers, refusal
+from qstash_receiver.names import CONTENT_LENGTH_HEADER
+
+__all__ = ["CHUNK", "MESSAGE_KEY", "default_receiver", "covers", "prefixes", "phrase"]
+__all__ += ["StatusCapture", "receive_body", "respond"]  # ASGI
+__all__ += ["StartResponseCapture", "read_input", "answer_wsgi", "started"]  # WSGI
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+StartResponse = Callable[..., Any]
+
+#: Where a verified message is kept: the ASGI scope's key and the WSGI environ's.
+MESSAGE_KEY = "qstash_receiver.message"
+#: How much of a body of unknown length (chunked) is read at a time.
+CHUNK = 64 * 1024
+#: The receiver used without ``receiver=``: it reads the environment on the first request.
+default_receiver = Receiver()
+
+
+def prefixes(paths: Iterable[str] | None) -> tuple[str, ...] | None:
+    """The validated prefixes (``None``: every path), without trailing ``/``."""
+    listed = None if paths is None or isinstance(paths, str) else tuple(paths)
+    if paths is not None and not (
+        listed and all(isinstance(p, str) and p.startswith("/") for p in listed)
+    ):
+        raise ValueError("paths must be a list of paths, each starting with '/'")
+    return None if listed is None else tuple(p.rstrip("/") for p in listed)
+
+
+def covers(listed: tuple[str, ...] | None, path: str) -> bool:
+    """Whether ``path`` is one of ``listed`` or below one (``None`` covers every path)."""
+    return listed is None or any(p == path or path.startswith(p + "/") for p in listed)
+
+
+def phrase(status: int) -> str:
+    """The reason phrase of ``status`` (``Error`` for QStash's 489, which has none)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+# --- ASGI ------------------------------------------------------------------------------------
+
+
+class StatusCapture:
+    """An ASGI ``send`` that passes every message on and keeps the status the app answers with
+    (``None`` until it starts an answer)."""
+
+    __slots__ = ("_send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and self.status is None:
+            self.status = message["status"]
+        await self._send(message)
+
+
+async def receive_body(headers: Headers, receive: Receive, endpoint: Endpoint) -> bytes | Answer:
+    """The body from ``receive``, at most one chunk past the limit, or the answer to give
+    (413; ``CLIENT_GONE`` when the client left mid-body)."""
+    early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER))
+    if early is not None:
+        return early  # refused on its declared length: nothing read
+    parts: list[bytes] = []
+    size, more, limit = 0, True, endpoint.max_body_bytes
+    while more and size <= limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return CLIENT_GONE
+        parts.append(message.get("body", b""))
+        size += len(parts[-1])
+        more = message.get("more_body", False)
+    if size > limit:  # refused without joining: no second copy
+        return refusal(PayloadTooLargeError(limit))
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def respond(send: Send, answer: Answer) -> None:
+    """Send ``answer`` as a ``text/plain`` ASGI response."""
+    text = answer.text.encode()
+    headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in answer.headers.items()]
+    headers.append((b"content-length", b"%d" % len(text)))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
+
+
+# --- WSGI ------------------------------------------------------------------------------------
+
+
+class StartResponseCapture:
+    """A WSGI ``start_response`` that passes every call on and keeps the status of the last
+    (``None`` until the app starts its answer)."""
+
+    __slots__ = ("_start_response", "status")
+
+    def __init__(self, start_response: StartResponse) -> None:
+        self._start_response = start_response
+        self.status: int | None = None
+
+    def __call__(self, status: str, headers: Any, exc_info: Any = None) -> Any:
+        self.status = decimal(status[:3])
+        return self._start_response(status, headers, exc_info)
+
+
+def read_input(environ: Mapping[str, Any], endpoint: Endpoint) -> bytes | Answer:
+    """The body of a WSGI request, read at most to the limit (plus one byte), or the 413."""
+    declared = environ.get("CONTENT_LENGTH")
+    early = endpoint.too_large(declared)
+    if early is not None:
+        return early  # refused on its declared length: nothing read
+    stream: IO[bytes] = environ["wsgi.input"]
+    length = decimal(declared)
+    if length is not None:
+        return stream.read(length) if length else b""
+    if not environ.get("wsgi.input_terminated"):
+        return b""  # PEP 3333: no length and a stream that may not end: no body
+    parts: list[bytes] = []
+    size, limit = 0, endpoint.max_body_bytes
+    while size <= limit:  # a chunked body, read until it ends or passes the limit
+        chunk = stream.read(min(CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        return refusal(PayloadTooLargeError(limit))
+    return b"".join(parts)
+
+
+def answer_wsgi(start_response: StartResponse, answer: Answer, exc_info: Any = None) -> list[bytes]:
+    """``answer`` as a ``text/plain`` WSGI response."""
+    text = answer.text.encode()
+    headers = [*answer.headers.items(), ("Content-Length", str(len(text)))]
+    start_response(f"{answer.status} {phrase(answer.status)}", headers, exc_info)
+    return [text]
+
+
+class _Started:
+    # A lazy app's response once its first chunk is out: that chunk, the rest, its close().
+    def __init__(self, first: bytes, rest: Iterator[bytes], result: Iterable[bytes]) -> None:
+        self.first, self.rest, self.result = first, rest, result
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.first
+        yield from self.rest
+
+    def close(self) -> None:
+        close = getattr(self.result, "close", None)
+        if close is not None:
+            close()
+
+
+def started(result: Iterable[bytes], capture: StartResponseCapture) -> Iterable[bytes]:
+    """The app's response with its status known: an app that starts its answer lazily (a
+    generator) is run to its first chunk, so that its status and its errors come now."""
+    if capture.status is not None:
+        return result
+    rest = iter(result)
+    try:
+        first = next(rest, b"")
+    except BaseException:
+        _Started(b"", rest, result).close()
+        raise
+    return _Started(first, rest, result)
