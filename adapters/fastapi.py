@@ -116,11 +116,11 @@ class _Finisher:
         except BaseException:
             delivery = scope.pop(_DELIVERY, None)
             if isinstance(delivery, Delivery):
-                await offload(delivery.release)
+                await delivery.release_async(offload)
             raise
         delivery = scope.pop(_DELIVERY, None)
         if isinstance(delivery, Delivery):
-            await offload(lambda: delivery.finish(sending.status))
+            await delivery.finish_async(sending.status, offload)
         return None
 
 
@@ -180,7 +180,7 @@ class QStashVerifier:
                     "QStash delivery answered 500: %s", error
                 )
                 raise QStashRejected(answer_for(error))
-            delivery = await offload(lambda: self._endpoint.claim(result))
+            delivery = await self._endpoint.claim_async(result, offload)
             if isinstance(delivery, Answer):
                 raise QStashRejected(delivery)
             request.scope[_DELIVERY] = delivery

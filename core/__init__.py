@@ -33,6 +33,7 @@ from .errors import (
     NotYetValidError,
     PayloadTooLargeError,
     QStashError,
+    ReplayedError,
     RetryLater,
     SignatureError,
     StoreUnavailableError,
@@ -73,6 +74,7 @@ __all__ = [
     "MalformedBodyError",
     "UrlMismatchError",
     "UnknownRegionError",
+    "ReplayedError",
     # duplicate-delivery guard and callbacks
     "InProgressError",
     "StoreUnavailableError",

@@ -43,8 +43,15 @@ class SwappableStore:
 
     retention, lease = 3600.0, 60.0
 
-    def claim(self, key: str, lease: float) -> Any:
-        return STORE[0].claim(key, lease)
+    @property
+    def self_bounded(self) -> bool:
+        return bool(getattr(STORE[0], "self_bounded", False))
+
+    def claim(self, key: str, lease: float, **options: Any) -> Any:
+        return STORE[0].claim(key, lease, **options)
+
+    def extend(self, claim: Any, lease: float) -> Any:
+        return STORE[0].extend(claim, lease)
 
     def complete(self, claim: Any) -> None:
         STORE[0].complete(claim)
