@@ -163,3 +163,20 @@ def test_fastapi_dedupe_without_install_is_a_retryable_500(
     assert answer.status_code == 500
     assert runs == {}
     assert "needs install(app)" in caplog.text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_signature_replayed_under_another_message_id_is_refused(kind: str) -> None:
+    runs = Counter[str]()
+    with TestClient(app_for(kind, runs, MemoryStore()), base_url=BASE) as client:
+        body = b'{"do": "ok"}'
+        headers = signed_headers(
+            body, key=KEY, url=f"{BASE}/qstash", region="US_EAST_1", message_id="msg_first"
+        )
+        assert client.post("/qstash", content=body, headers=headers).text == "handled"
+        forged = {**headers, "Upstash-Message-Id": "msg_forged"}
+        replayed = client.post("/qstash", content=body, headers=forged)
+        assert (replayed.status_code, replayed.text) == (401, "401 Unauthorized: replayed")
+        again = client.post("/qstash", content=body, headers=headers)
+        assert again.text == "200 OK: duplicate"
+    assert runs == {"msg_first": 1}

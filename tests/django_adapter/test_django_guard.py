@@ -124,10 +124,14 @@ async def async_post(path: str, body: bytes, headers: dict[str, str]) -> Any:
     return await client.post(path, data=body, content_type="application/json", headers=headers)
 
 
-def deliver(kind: str, action: str, message_id: str = "msg_dj") -> Any:
+def deliver(
+    kind: str, action: str, message_id: str = "msg_dj", headers: dict[str, str] | None = None
+) -> Any:
     body = json.dumps({"do": action}).encode()
     url = f"http://testserver/{kind}"
-    headers = signed_headers(body, key=KEY, url=url, region="EU_CENTRAL_1", message_id=message_id)
+    headers = headers or signed_headers(
+        body, key=KEY, url=url, region="EU_CENTRAL_1", message_id=message_id
+    )
     if kind.startswith("async"):
         return async_to_sync(async_post)(f"/{kind}", body, headers)
     client = Client(enforce_csrf_checks=True, raise_request_exception=True)
@@ -217,3 +221,16 @@ def test_cache_store_contract(
     make_cache_store: Callable[..., DedupeStore], check: Callable[..., None]
 ) -> None:
     check(make_cache_store)
+
+
+@kinds
+def test_a_signature_replayed_under_another_message_id_is_refused(kind: str) -> None:
+    body = json.dumps({"do": "ok"}).encode()
+    headers = signed_headers(
+        body, key=KEY, url=f"http://testserver/{kind}", region="EU_CENTRAL_1", message_id="msg_a"
+    )
+    assert deliver(kind, "ok", headers=headers).content == b"handled"
+    replayed = deliver(kind, "ok", headers={**headers, "Upstash-Message-Id": "msg_forged"})
+    assert (replayed.status_code, replayed.content) == (401, b"401 Unauthorized: replayed")
+    assert deliver(kind, "ok", headers=headers).content == b"200 OK: duplicate"
+    assert RUNS == {"msg_a": 1}
