@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Final
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
 
 from .claims import (
     DEFAULT_LEASE,
@@ -35,6 +37,7 @@ from .redis_bounds import client_options, worst_case
 __all__ = ["AsyncRedisStore", "RedisStore"]
 
 logger = logging.getLogger("qstash_receiver")
+T = TypeVar("T")
 
 # KEYS[1] claim, KEYS[2] binding (optional); ARGV: own prefix, value, lease ms, message key,
 # binding ms. Replies {"replayed"}, {"claimed"}, {"held", value} or {"again"}.
@@ -98,18 +101,21 @@ class _Rules:
         self._upstash = _is_upstash(client)
         self._clock = time.time
 
-    def _script(self, script: str, keys: list[str], args: list[str]) -> Any:
+    def _script(self, script: str, keys: list[str], args: list[str], client: Any = None) -> Any:
+        client = client or self.client
         if self._upstash:
-            return self.client.eval(script, keys=keys, args=args)
-        return self.client.eval(script, len(keys), *keys, *args)
+            return client.eval(script, keys=keys, args=args)
+        return client.eval(script, len(keys), *keys, *args)
 
-    def _claim_call(self, key: str, lease: float, token: str, bind: Binding | None) -> Any:
+    def _claim_call(
+        self, key: str, lease: float, token: str, bind: Binding | None, client: Any = None
+    ) -> Any:
         keys = [self.prefix + key]
         args = [owned_by(token), claim_value(token, self._clock() + lease), _ms(lease), key]
         if bind is not None:
             keys.append(self.prefix + bind.key)
             args.append(_ms(bind.ttl))
-        return self._script(CLAIM, keys, args)
+        return self._script(CLAIM, keys, args, client)
 
     def _claimed(self, reply: object, key: str, lease: float, token: str, taken_at: float) -> Any:
         kind, current = _reply(reply)
@@ -121,16 +127,17 @@ class _Rules:
             return held(current, self.lease, self._clock())
         return None  # gone between the add and the read: claim again
 
-    def _extend_call(self, claim: Claim, lease: float) -> Any:
+    def _extend_call(self, claim: Claim, lease: float, client: Any = None) -> Any:
         value = claim_value(claim.token, self._clock() + lease)
-        return self._script(EXTEND, [self.prefix + claim.key], [owned_by(claim.token), value,
-                                                                  _ms(lease)])  # fmt: skip
+        args = [owned_by(claim.token), value, _ms(lease)]
+        return self._script(EXTEND, [self.prefix + claim.key], args, client)
 
-    def _release_call(self, claim: Claim) -> Any:
-        return self._script(RELEASE, [self.prefix + claim.key], [owned_by(claim.token)])
+    def _release_call(self, claim: Claim, client: Any = None) -> Any:
+        return self._script(RELEASE, [self.prefix + claim.key], [owned_by(claim.token)], client)
 
-    def _done_call(self, claim: Claim) -> Any:
-        return self.client.set(self.prefix + claim.key, "done", ex=math.ceil(self.retention))
+    def _done_call(self, claim: Claim, client: Any = None) -> Any:
+        key, seconds = self.prefix + claim.key, math.ceil(self.retention)
+        return (client or self.client).set(key, "done", ex=seconds)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(retention={self.retention:g}, lease={self.lease:g})"
@@ -277,6 +284,7 @@ class AsyncRedisStore(_Rules):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(client, retention=retention, lease=lease, prefix=prefix, timeout=timeout)
+        self._home: weakref.ref[Any] | None = None  # the event loop the client's pool serves
 
     @classmethod
     def from_url(
@@ -303,13 +311,34 @@ class AsyncRedisStore(_Rules):
         client = redis.asyncio.Redis.from_url(url, **{**settings, **options})
         return cls(client, retention=retention, lease=lease, prefix=prefix, timeout=timeout)
 
+    async def _on_loop(self, call: Callable[[Any], Awaitable[T]]) -> T:
+        # An asyncio client's connections belong to the loop that opened them. Flask runs each
+        # async view in an event loop of its own: there, a redis.asyncio client of one
+        # connection (with the same settings) serves the call and is closed after it.
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        home = self._home() if self._home is not None else None
+        if home is None:
+            self._home, home = weakref.ref(loop), loop
+        pool = getattr(self.client, "connection_pool", None)
+        if loop is home or pool is None:
+            return await call(self.client)
+        own = type(self.client)(connection_pool=type(pool)(
+            connection_class=pool.connection_class, max_connections=1, **pool.connection_kwargs
+        ))  # fmt: skip
+        try:
+            return await call(own)
+        finally:
+            await own.aclose(close_connection_pool=True)
+
     async def claim(
         self, key: str, lease: float, *, token: str | None = None, bind: Binding | None = None
     ) -> Claim | Held:
         """See :meth:`RedisStore.claim`."""
         token, taken_at = token or new_token(), time.monotonic()
         for _ in range(_RETRIES):
-            reply = await self._claim_call(key, lease, token, bind)
+            reply = await self._on_loop(lambda c: self._claim_call(key, lease, token, bind, c))
             outcome = self._claimed(reply, key, lease, token, taken_at)
             if outcome is not None:
                 return outcome  # type: ignore[no-any-return]
@@ -318,13 +347,13 @@ class AsyncRedisStore(_Rules):
     async def extend(self, claim: Claim, lease: float) -> Claim | None:
         """See :meth:`RedisStore.extend`."""
         taken_at = time.monotonic()
-        extended = await self._extend_call(claim, lease)
+        extended = await self._on_loop(lambda c: self._extend_call(claim, lease, c))
         return claim.renewed(lease, taken_at) if extended == 1 else None
 
     async def complete(self, claim: Claim) -> None:
         """See :meth:`RedisStore.complete`."""
-        await self._done_call(claim)
+        await self._on_loop(lambda c: self._done_call(claim, c))
 
     async def release(self, claim: Claim) -> None:
         """See :meth:`RedisStore.release`."""
-        await self._release_call(claim)
+        await self._on_loop(lambda c: self._release_call(claim, c))
