@@ -62,6 +62,11 @@ class CacheStore(KeyValueStore):
         return backend.endswith((".locmem", ".db", ".dummy"))
 
     @property
+    def alias(self) -> str:
+        """The ``CACHES`` alias, or the cache's class name for an instance."""
+        return self._cache if isinstance(self._cache, str) else type(self._cache).__name__
+
+    @property
     def cache(self) -> BaseCache:
         """The cache (resolved from its alias for the calling thread)."""
         return caches[self._cache] if isinstance(self._cache, str) else self._cache

@@ -9,13 +9,14 @@ settings decide it: ``SECURE_PROXY_SSL_HEADER`` (scheme), ``USE_X_FORWARDED_HOST
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 from django.http import HttpRequest
 
 from qstash_receiver.integration import Options
 
-__all__ = ["RequestUrl", "UrlChecks", "record", "request_url", "url_checks"]
+__all__ = ["RequestUrl", "UrlChecks", "guard_stores", "record", "request_url", "url_checks"]
 
 
 class RequestUrl:
@@ -55,12 +56,22 @@ class UrlChecks:
 
 _lock = threading.Lock()
 _counts = {True: 0, False: 0}
+_stores: weakref.WeakSet[object] = weakref.WeakSet()
 
 
 def record(options: Options) -> None:
-    """Count a view's options (called once per decorated view or ``as_view()``)."""
+    """Count a view's options (called once per decorated view or ``as_view()``), and keep its
+    guard store for the system checks."""
     with _lock:
         _counts[options.url is not None] += 1
+        if options.dedupe is not None:
+            _stores.add(options.dedupe)
+
+
+def guard_stores() -> list[object]:
+    """The guard stores of the QStash views built so far."""
+    with _lock:
+        return list(_stores)
 
 
 def url_checks() -> UrlChecks:
