@@ -312,10 +312,10 @@ class KeyValueStore(ABC):
         for _ in range(_RETRIES):
             value = claim_value(token, self._clock() + lease)
             if self._add(full, value, _ttl(lease)):
-                return Claim(full, token, lease, taken_at)
+                return Claim(key, token, lease, taken_at)
             current = self._get(full)
             if (text(current) or "").startswith(owned_by(token)):
-                return Claim(full, token, lease, taken_at)  # ours: an earlier add landed
+                return Claim(key, token, lease, taken_at)  # ours: an earlier add landed
             found = held(current, self.lease, self._clock())
             if found is not None:
                 return found
@@ -323,23 +323,22 @@ class KeyValueStore(ABC):
 
     def extend(self, claim: Claim, lease: float) -> Claim | None:
         """Renew ``claim`` for ``lease`` seconds while it is alive and still ours."""
-        taken_at = time.monotonic()
-        if not claim.alive() or not (text(self._get(claim.key)) or "").startswith(
-            owned_by(claim.token)
-        ):
+        taken_at, full = time.monotonic(), self.prefix + claim.key
+        if not claim.alive() or not (text(self._get(full)) or "").startswith(owned_by(claim.token)):
             return None
-        self._set(claim.key, claim_value(claim.token, self._clock() + lease), _ttl(lease))
+        self._set(full, claim_value(claim.token, self._clock() + lease), _ttl(lease))
         return claim.renewed(lease, taken_at)
 
     def complete(self, claim: Claim) -> None:
         """Mark the message done (whoever holds the key now: the handler did succeed)."""
-        self._set(claim.key, _DONE, _ttl(self.retention))
+        self._set(self.prefix + claim.key, _DONE, _ttl(self.retention))
 
     def release(self, claim: Claim) -> None:
         """Delete the key while it still holds ``claim``'s token and the claim is alive (an
         expired one may have been claimed anew: it is left alone)."""
-        if claim.alive() and (text(self._get(claim.key)) or "").startswith(owned_by(claim.token)):
-            self._delete(claim.key)
+        full = self.prefix + claim.key
+        if claim.alive() and (text(self._get(full)) or "").startswith(owned_by(claim.token)):
+            self._delete(full)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(retention={self.retention:g}, lease={self.lease:g})"

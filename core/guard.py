@@ -23,7 +23,7 @@ from .claims import Binding, Claim, Held, binding, dedupe_key, new_token
 from .errors import ConfigError, InProgressError, ReplayedError, StoreUnavailableError
 from .heartbeat import Beat, beat_async, beat_sync, interval
 from .message import VerifiedMessage
-from .store_calls import bound, call, call_async, is_async, undo
+from .store_calls import bound, call, call_async, is_async, pending, undo
 
 __all__ = ["UNGUARDED", "Delivery", "claim", "claim_async"]
 
@@ -200,6 +200,11 @@ class _Attempt:
         claim = self.claim
         return self.store.claim(claim.key, claim.lease, token=claim.token, bind=self.bind)
 
+    def left_here(self, outcome: object) -> Claim | None:
+        if isinstance(outcome, Held) and not (outcome.done or outcome.replayed):
+            return pending(self.store, self.key)
+        return None
+
     def failed(self, error: BaseException) -> Answer:
         logger.error(
             "QStash duplicate guard: store unreachable, delivery %r answered 503 (%s: %s)",
@@ -266,6 +271,10 @@ def claim(
         return attempt
     try:
         outcome = call(store, attempt.ask)
+        left = attempt.left_here(outcome)
+        if left is not None:  # our own process's failed call left it: undo, then claim again
+            call(store, lambda: store.release(left))
+            outcome = call(store, attempt.ask)
     except Exception as error:  # noqa: BLE001 (any store failure: retryable, no handler)
         return attempt.failed(error)
     return attempt.outcome(outcome)
@@ -287,6 +296,10 @@ async def claim_async(
         return attempt
     try:
         outcome = await call_async(store, attempt.ask, offload)
+        left = attempt.left_here(outcome)
+        if left is not None:  # our own process's failed call left it: undo, then claim again
+            await call_async(store, lambda: store.release(left), offload)
+            outcome = await call_async(store, attempt.ask, offload)
     except Exception as error:  # noqa: BLE001 (any store failure: retryable, no handler)
         return attempt.failed(error)
     return attempt.outcome(outcome)

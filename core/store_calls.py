@@ -31,7 +31,9 @@ from .claims import DEFAULT_TIMEOUT, Claim
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["StoreTimeoutError", "bound", "call", "call_async", "is_async", "submit", "undo"]
+__all__ = [
+    "StoreTimeoutError", "bound", "call", "call_async", "is_async", "pending", "submit", "undo",
+]  # fmt: skip
 
 logger = logging.getLogger("qstash_receiver")
 
@@ -78,6 +80,7 @@ def _forget_after_fork() -> None:  # a forked worker gets no threads: start its 
     global _pool, _pool_lock, _queue_lock, _worker
     _pool, _pool_lock = None, threading.Lock()
     _queue.clear()
+    _pending.clear()
     _queue_lock, _worker = threading.Lock(), None
 
 
@@ -166,6 +169,15 @@ class _Undo:
 
 _queue: list[_Undo] = []
 _queue_lock = threading.Lock()
+_pending: dict[tuple[int, str], Claim] = {}  # (store, key): a claim this process may have left
+
+
+def pending(store: object, key: str) -> Claim | None:
+    """A claim on ``key`` that this process's failed call may have left in ``store`` and has not
+    undone yet (a copy finding the key held can undo it at once)."""
+    return _pending.get((id(store), key))
+
+
 _worker: threading.Thread | None = None
 os.register_at_fork(after_in_child=_forget_after_fork)
 
@@ -177,6 +189,7 @@ def undo(store: Any, claim: Claim, pending: object = None) -> None:
     async one. ``pending`` is the failed call's future when it still runs on a thread.
     """
     entry = _Undo(store, claim, pending)
+    _pending[id(store), claim.key] = claim
     if is_async(store):
         import asyncio  # running: the store is called from a coroutine
 
@@ -193,10 +206,14 @@ def undo(store: Any, claim: Claim, pending: object = None) -> None:
 
 
 def _finished(entry: _Undo) -> bool:
-    if entry.answered >= 2 and not entry.waiting():
+    done = entry.answered >= 2 and not entry.waiting()
+    if done:
         logger.info("QStash duplicate guard: a claim left by a failed call was undone")
-        return True
-    return time.monotonic() > entry.ends and not entry.waiting()  # expired anyway
+    elif not (time.monotonic() > entry.ends and not entry.waiting()):  # expired anyway
+        return False
+    if _pending.get((id(entry.store), entry.claim.key)) is entry.claim:
+        del _pending[id(entry.store), entry.claim.key]
+    return True
 
 
 def _undo_sync() -> None:

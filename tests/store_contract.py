@@ -138,6 +138,15 @@ def a_signature_is_bound_to_its_first_message(make: StoreFactory) -> None:
     claimed(store.claim(key(), 30, bind=Binding(f"jti:{key()}", 30)))
 
 
+def a_claim_known_only_by_its_key_and_token_is_released(make: StoreFactory) -> None:
+    """The guard undoes a claim its failed call may have left from what it knew beforehand:
+    the message key and its token (and a store's prefix is the store's business)."""
+    store, k = make(lease=30), key()
+    claimed(store.claim(k, 30, token="tok-lost"))
+    store.release(Claim(k, "tok-lost", 30, time.monotonic()))
+    claimed(store.claim(k, 30, token="tok-next"))
+
+
 CHECKS = [
     claim_then_in_progress,
     complete_then_done,
@@ -148,4 +157,5 @@ CHECKS = [
     extend_renews_only_its_own_claim,
     a_signature_is_bound_to_its_first_message,
     release_keeps_a_newer_claim,
+    a_claim_known_only_by_its_key_and_token_is_released,
 ]
