@@ -74,10 +74,6 @@ return 0
 _RETRIES: Final = 3
 
 
-def _is_upstash(client: object) -> bool:
-    return type(client).__module__.startswith("upstash_redis")
-
-
 class _Rules:
     """The Lua rules shared by the sync and the async store (arguments and replies)."""
 
@@ -98,7 +94,7 @@ class _Rules:
         self.lease = check_seconds(lease, "lease")
         self.timeout = check_seconds(timeout, "timeout")
         self.prefix, self.client = prefix, client
-        self._upstash = _is_upstash(client)
+        self._upstash = type(client).__module__.startswith("upstash_redis")
         self._clock = time.time
 
     def _script(self, script: str, keys: list[str], args: list[str], client: Any = None) -> Any:
@@ -297,12 +293,7 @@ class AsyncRedisStore(_Rules):
         timeout: float = DEFAULT_TIMEOUT,
         **options: Any,
     ) -> AsyncRedisStore:
-        """A store over ``redis.asyncio.Redis.from_url(url, ...)`` with the timeouts and retry
-        of :meth:`RedisStore.from_url`.
-
-        Raises:
-            ModuleNotFoundError: redis-py is not installed (``qstash-receiver[redis]``).
-        """
+        """:meth:`RedisStore.from_url` over ``redis.asyncio.Redis.from_url(url, ...)``."""
         import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
