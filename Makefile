@@ -126,8 +126,9 @@ matrix: install node redis
 demo: demo-install
 	$(BIN)/python samples/demo/run_demo.py
 
-bench: install
+bench: install redis
 	$(BIN)/python bench/verify_bench.py
+	$(BIN)/python bench/guard_bench.py
 
 # Wheel and sdist into dist/, built in isolation from the committed sources (a clean checkout
 # gives the same bytes every time), then checked as an index would (`twine check --strict`).

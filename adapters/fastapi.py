@@ -117,11 +117,11 @@ class _Finisher:
         except BaseException:
             delivery = scope.pop(_DELIVERY, None)
             if isinstance(delivery, Delivery):
-                await offload(delivery.release)
+                await delivery.release_async(offload)
             raise
         delivery = scope.pop(_DELIVERY, None)
         if isinstance(delivery, Delivery):
-            await offload(lambda: delivery.finish(sending.status))
+            await delivery.finish_async(sending.status, offload)
         return None
 
 
@@ -225,7 +225,7 @@ class QStashVerifier:
         if self._endpoint.options.dedupe is not None and _DELIVERY not in request.scope:
             if not request.scope.get(_FINISHER):  # an app the start-up check did not see
                 raise QStashRejected(refusal(ConfigError(_MISSING_INSTALL)))
-            delivery = await offload(lambda: self._endpoint.claim(result))
+            delivery = await self._endpoint.claim_async(result, offload)
             if isinstance(delivery, Answer):
                 raise QStashRejected(delivery)
             request.scope[_DELIVERY] = delivery

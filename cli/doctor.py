@@ -12,6 +12,7 @@ from qstash_receiver.config import QStashConfig, SigningKeys, load_config
 from qstash_receiver.errors import ConfigError, UnknownRegionError
 from qstash_receiver.urlcheck import doctor_line
 
+from . import redis_check
 from ._common import add_env_options, masked, read_env
 
 __all__ = ["register", "report", "run"]
@@ -36,6 +37,7 @@ def register(commands: Any) -> None:
         help="check the publishing credentials (QSTASH_TOKEN, ...) even when none is set",
     )
     add_env_options(parser)
+    redis_check.add_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -168,7 +170,9 @@ def run(args: argparse.Namespace) -> int:
         ConfigError: the environment is invalid (the CLI prints it and exits 2).
     """
     env = dict(read_env(args))
-    return report(load_config(env), env, publishing=args.publishing)
+    status = report(load_config(env), env, publishing=args.publishing)
+    url = getattr(args, "redis_url", None)
+    return max(status, redis_check.report(url)) if url else status
 
 
 def report(config: QStashConfig, env: Mapping[str, str], *, publishing: bool = False) -> int:

@@ -30,6 +30,7 @@ from .errors import (
     NotYetValidError,
     PayloadTooLargeError,
     QStashError,
+    ReplayedError,
     SignatureError,
     UnknownRegionError,
     UnsupportedAlgorithmError,
@@ -75,6 +76,7 @@ __all__ = [
     "MalformedBodyError",
     "UrlMismatchError",
     "UnknownRegionError",
+    "ReplayedError",
     # duplicate-delivery guard and callbacks
     "InProgressError",
     "StoreUnavailableError",

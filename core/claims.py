@@ -1,8 +1,9 @@
-"""The duplicate guard's claims: the store protocol and the claim/done/release rules.
+"""The duplicate guard's claims: the store protocol and the claim/extend/done/release rules.
 
-:class:`KeyValueStore` holds the rules once; each store in :mod:`qstash_receiver.dedupe` maps
-four primitives (add-if-absent, get, set, delete, each with an expiry) onto a real client. How
-the lifecycle uses a claim (which answer each outcome gets) is :mod:`qstash_receiver.guard`.
+:class:`KeyValueStore` holds the rules once over four primitives (add-if-absent, get, set,
+delete, each with an expiry); a store that can do better in one round trip (Redis, with a
+script) overrides the rules it runs natively. How the lifecycle uses a claim (which answer
+each outcome gets, the heartbeat, the bound on every call) is :mod:`qstash_receiver.guard`.
 """
 
 from __future__ import annotations
@@ -13,21 +14,16 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Protocol, runtime_checkable
 
 from .message import VerifiedMessage
 
 __all__ = [
-    "DEFAULT_LEASE",
-    "DEFAULT_RETENTION",
-    "Claim",
-    "DedupeStore",
-    "Held",
-    "KeyValueStore",
-    "check_seconds",
-    "dedupe_key",
-]
+    "DEFAULT_LEASE", "DEFAULT_RETENTION", "DEFAULT_TIMEOUT", "REPLAYED", "AsyncDedupeStore",
+    "Binding", "Claim", "DedupeStore", "Held", "KeyValueStore", "binding", "check_seconds",
+    "claim_value", "dedupe_key", "held", "new_token", "owned_by", "text",
+]  # fmt: skip
 
 _DAY: Final = 24 * 60 * 60
 
@@ -38,10 +34,14 @@ _DAY: Final = 24 * 60 * 60
 #: so the last copy arrives within 20 days plus the attempts' own durations.
 DEFAULT_RETENTION: Final = 21 * _DAY
 
-#: How long a claim lasts when its worker never finishes it (seconds): 15 minutes, the longest
-#: a Lambda function can run. A handler that can run longer needs a longer lease, or a retry
-#: arriving meanwhile runs too; a worker that dies blocks its message for at most the lease.
-DEFAULT_LEASE: Final = 15 * 60
+#: How long a claim outlives a worker that died holding it (seconds): 30. A live handler's
+#: claim is renewed every third of the lease, however long it runs; a dead worker's message
+#: is blocked for at most this long (``Retry-After`` says when its claim expires).
+DEFAULT_LEASE: Final = 30.0
+
+#: The longest one store call may hold a request (seconds): past it the delivery is answered
+#: 503 (retryable) and the handler does not run, whatever the client's own retry settings.
+DEFAULT_TIMEOUT: Final = 3.0
 
 _CLAIMED: Final = "claim:"
 _DONE: Final = "done"
@@ -61,15 +61,47 @@ def dedupe_key(message: VerifiedMessage) -> str | None:
     return hashlib.sha256(signed.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def new_token() -> str:
+    """A delivery's own claim token: random, kept by the delivery for every call it makes."""
+    return secrets.token_hex(8)
+
+
 @dataclass(frozen=True, slots=True)
-class Claim:
-    """This worker's hold on a message, from :meth:`DedupeStore.claim`.
+class Binding:
+    """A signature's ``jti`` bound to the first message key it was used with.
 
     Attributes:
-        key: the store's key for the message.
-        token: tells this claim from a later one on the same key.
-        lease: seconds the claim lasts.
-        taken_at: ``time.monotonic()`` just before the claim was asked for.
+        key: the store's key for the ``jti`` (a hash of it).
+        ttl: seconds to remember it: until the token's ``exp`` plus the clock tolerance.
+    """
+
+    key: str
+    ttl: float
+
+
+def binding(message: VerifiedMessage, clock_tolerance: float, now: float) -> Binding | None:
+    """The replay binding of ``message``'s signature, or ``None`` without ``jti``/``exp``."""
+    jti, exp = message.claims.get("jti"), message.claims.get("exp")
+    if (
+        not (jti and isinstance(jti, str))
+        or isinstance(exp, bool)
+        or not isinstance(exp, (int, float))
+    ):
+        return None
+    ttl = float(exp) + clock_tolerance - now
+    digest = hashlib.sha256(jti.encode("utf-8", "surrogatepass")).hexdigest()
+    return Binding(f"jti:{digest}", max(1.0, ttl))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """This delivery's hold on a message, from :meth:`DedupeStore.claim`.
+
+    Attributes:
+        key: the guard's key for the message (a store may prefix it).
+        token: this delivery's own token (the same on every call it makes).
+        lease: seconds the claim lasts from ``taken_at``.
+        taken_at: ``time.monotonic()`` just before the claim (or its last renewal) was asked.
     """
 
     key: str
@@ -79,51 +111,88 @@ class Claim:
 
     def alive(self) -> bool:
         """Whether the claim surely has not expired yet (a margin covers clock drift and the
-        round trip): only then may a release delete it without racing a newer claim."""
+        round trip): only then may a read-then-write store touch it without racing a newer
+        claim."""
         margin = min(2.0, self.lease / 4)
         return time.monotonic() - self.taken_at < self.lease - margin
+
+    def renewed(self, lease: float, taken_at: float) -> Claim:
+        """This claim, extended for ``lease`` seconds from ``taken_at``."""
+        return replace(self, lease=lease, taken_at=taken_at)
 
 
 @dataclass(frozen=True, slots=True)
 class Held:
-    """Another delivery holds the message: ``done`` already, or in progress.
+    """Another delivery holds the message (done already, or in progress), or the signature was
+    used before under another message id.
 
     Attributes:
         done: the message was handled (the duplicate is answered 2xx without running).
         retry_after: seconds until an in-progress claim expires (0 when done).
+        replayed: the signature's ``jti`` is bound to another message id (answered 401).
     """
 
     done: bool
     retry_after: float = 0.0
+    replayed: bool = False
+
+
+#: What a replayed signature's claim gives.
+REPLAYED: Final = Held(done=False, replayed=True)
 
 
 @runtime_checkable
 class DedupeStore(Protocol):
     """What the guard needs from a store (implemented by every store here).
 
+    Optional: ``timeout`` (one call's bound, default :data:`DEFAULT_TIMEOUT`); ``self_bounded``
+    (the client returns within it by itself: called directly, not from a helper thread).
+
     Attributes:
         retention: seconds a done message is remembered.
-        lease: seconds a claim lasts (a request may ask for less, e.g. Lambda's remaining time).
+        lease: seconds a claim outlives a dead worker (a request may ask for less).
     """
 
     retention: float
     lease: float
 
-    def claim(self, key: str, lease: float) -> Claim | Held:
-        """Claim ``key`` for ``lease`` seconds, atomically; or say who holds it."""
-        ...
+    def claim(
+        self, key: str, lease: float, *, token: str | None = None, bind: Binding | None = None
+    ) -> Claim | Held:
+        """Claim ``key`` for ``lease`` seconds with ``token``, atomically; or say who holds it.
+
+        A claim already holding ``token`` (a retried call whose first reply was lost) is this
+        delivery's own. With ``bind``, the ``jti`` is bound to ``key`` first; bound to another
+        key, the answer is :data:`REPLAYED` and nothing is claimed.
+        """
+
+    def extend(self, claim: Claim, lease: float) -> Claim | None:
+        """Extend ``claim`` by ``lease`` seconds from now if it still holds its token."""
 
     def complete(self, claim: Claim) -> None:
         """Mark the claimed message done, for :attr:`retention` seconds."""
-        ...
 
     def release(self, claim: Claim) -> None:
         """Drop ``claim`` (only that claim, never a newer one) so that a retry can claim."""
-        ...
+
+
+@runtime_checkable
+class AsyncDedupeStore(Protocol):
+    """:class:`DedupeStore` with coroutine methods, awaited on the event loop by async views."""
+
+    retention: float
+    lease: float
+
+    async def claim(
+        self, key: str, lease: float, *, token: str | None = None, bind: Binding | None = None
+    ) -> Claim | Held: ...
+    async def extend(self, claim: Claim, lease: float) -> Claim | None: ...
+    async def complete(self, claim: Claim) -> None: ...
+    async def release(self, claim: Claim) -> None: ...
 
 
 def check_seconds(value: float, name: str) -> float:
-    """``value`` as float seconds, for a store's ``retention`` or ``lease`` option.
+    """``value`` as float seconds, for a store's ``retention``, ``lease`` or ``timeout``.
 
     Raises:
         TypeError: not an ``int`` or ``float`` (a ``bool`` included).
@@ -140,24 +209,61 @@ def _ttl(seconds: float) -> int:
     return max(1, math.ceil(seconds))  # the stores take whole seconds >= 1
 
 
+def text(value: object) -> str | None:
+    """A stored value as text (clients give ``bytes`` or ``str``), ``None`` for other values."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
+
+
+def claim_value(token: str, expiry: float) -> str:
+    """What a claim holds: ``claim:<token>:<expiry, Unix ms>`` (the expiry is its
+    ``Retry-After``)."""
+    return f"{_CLAIMED}{token}:{math.floor(expiry * 1000)}"
+
+
+def owned_by(token: str) -> str:
+    """The prefix of every value a claim with ``token`` writes."""
+    return f"{_CLAIMED}{token}:"
+
+
+def held(current: object, lease: float, now: float) -> Held | None:
+    """Who holds a key whose value is ``current`` (``None``: nobody, claim again)."""
+    value = text(current)
+    if value is None:
+        return None  # released or expired since the add: claim again
+    if value == _DONE:
+        return Held(done=True)
+    try:
+        expiry = int(value.rsplit(":", 1)[1]) / 1000
+    except (IndexError, ValueError):
+        return Held(done=False, retry_after=lease)  # not ours to read: wait a lease
+    return Held(done=False, retry_after=max(0.0, expiry - now))
+
+
 class KeyValueStore(ABC):
     """The guard's rules over a key-value store with add-if-absent and expiry.
 
-    A claim is ``claim:<token>:<expiry, Unix ms>``, added only if the key is absent, expiring
-    after the lease; done is ``done``, kept for the retention; a release reads the key and
-    deletes it only while it still holds this claim's token. Lua-free: the read-then-delete
-    cannot race a newer claim because the guard releases only a claim that is still
-    :meth:`Claim.alive` (a live claim's key can be neither re-added nor expired by anyone).
+    A claim is ``claim:<token>:<expiry, Unix ms>``, added only if the key is absent; an add
+    that fails on a key already holding this token is this delivery's own (a retried call). A
+    renewal or a release reads the key and writes or deletes it only while it still holds the
+    token and the claim is :meth:`Claim.alive` (a live claim's key can be neither re-added nor
+    expired by anyone, so the read-then-write cannot race a newer claim). Done is ``done``,
+    kept for the retention. A binding maps ``jti:<hash>`` to the first message key it saw.
 
     Args:
         retention: seconds a done message is remembered (default 21 days).
-        lease: seconds a claim lasts (default 15 minutes).
+        lease: seconds a claim outlives a dead worker (default 30).
         prefix: prepended to every key.
         clock: wall-clock seconds, for the expiry written into a claim (its ``Retry-After``).
+        timeout: the longest one call may hold a request (default 3 s).
 
     Raises:
-        ValueError, TypeError: ``retention`` or ``lease`` not a finite number > 0.
+        ValueError, TypeError: ``retention``, ``lease`` or ``timeout`` not a finite number > 0.
     """
+
+    #: Whether the client returns within ``timeout`` by itself (then called directly).
+    self_bounded = False
 
     def __init__(
         self,
@@ -166,9 +272,11 @@ class KeyValueStore(ABC):
         lease: float = DEFAULT_LEASE,
         prefix: str = "qstash:dedupe:",
         clock: Callable[[], float] = time.time,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.retention = check_seconds(retention, "retention")
         self.lease = check_seconds(lease, "lease")
+        self.timeout = check_seconds(timeout, "timeout")
         self.prefix = prefix
         self._clock = clock
 
@@ -188,42 +296,49 @@ class KeyValueStore(ABC):
     def _delete(self, key: str) -> None:
         """Delete ``key``."""
 
-    def claim(self, key: str, lease: float) -> Claim | Held:
-        """Claim ``key`` for ``lease`` seconds, or report the delivery holding it."""
-        full = self.prefix + key
+    def claim(
+        self, key: str, lease: float, *, token: str | None = None, bind: Binding | None = None
+    ) -> Claim | Held:
+        """Claim ``key`` for ``lease`` seconds, or report who holds it (see
+        :meth:`DedupeStore.claim`)."""
+        full, token = self.prefix + key, token or new_token()
+        if bind is not None:
+            bound_key = self.prefix + bind.key
+            if not self._add(bound_key, key, _ttl(bind.ttl)):
+                bound = text(self._get(bound_key))
+                if bound is not None and bound != key:
+                    return REPLAYED
+        taken_at = time.monotonic()  # the earliest any of these adds can have landed
         for _ in range(_RETRIES):
-            token, taken_at = secrets.token_hex(8), time.monotonic()
-            expiry_ms = math.floor((self._clock() + lease) * 1000)  # never past the lease
-            value = f"{_CLAIMED}{token}:{expiry_ms}"
+            value = claim_value(token, self._clock() + lease)
             if self._add(full, value, _ttl(lease)):
-                return Claim(full, token, lease, taken_at)
-            held = self._held(self._get(full))
-            if held is not None:
-                return held
+                return Claim(key, token, lease, taken_at)
+            current = self._get(full)
+            if (text(current) or "").startswith(owned_by(token)):
+                return Claim(key, token, lease, taken_at)  # ours: an earlier add landed
+            found = held(current, self.lease, self._clock())
+            if found is not None:
+                return found
         return Held(done=False, retry_after=1.0)  # claimed and freed over and over: try soon
+
+    def extend(self, claim: Claim, lease: float) -> Claim | None:
+        """Renew ``claim`` for ``lease`` seconds while it is alive and still ours."""
+        taken_at, full = time.monotonic(), self.prefix + claim.key
+        if not claim.alive() or not (text(self._get(full)) or "").startswith(owned_by(claim.token)):
+            return None
+        self._set(full, claim_value(claim.token, self._clock() + lease), _ttl(lease))
+        return claim.renewed(lease, taken_at)
 
     def complete(self, claim: Claim) -> None:
         """Mark the message done (whoever holds the key now: the handler did succeed)."""
-        self._set(claim.key, _DONE, _ttl(self.retention))
+        self._set(self.prefix + claim.key, _DONE, _ttl(self.retention))
 
     def release(self, claim: Claim) -> None:
-        """Delete the key if it still holds ``claim`` (the guard checks it is alive first)."""
-        current = self._get(claim.key)
-        text = current.decode("utf-8", "replace") if isinstance(current, bytes) else current
-        if text is not None and text.startswith(f"{_CLAIMED}{claim.token}:"):
-            self._delete(claim.key)
-
-    def _held(self, current: str | bytes | None) -> Held | None:
-        if current is None:
-            return None  # released or expired since the add: claim again
-        text = current.decode("utf-8", "replace") if isinstance(current, bytes) else current
-        if text == _DONE:
-            return Held(done=True)
-        try:
-            expiry = int(text.rsplit(":", 1)[1]) / 1000
-        except (IndexError, ValueError):
-            return Held(done=False, retry_after=self.lease)  # not ours to read: wait a lease
-        return Held(done=False, retry_after=max(0.0, expiry - self._clock()))
+        """Delete the key while it still holds ``claim``'s token and the claim is alive (an
+        expired one may have been claimed anew: it is left alone)."""
+        full = self.prefix + claim.key
+        if claim.alive() and (text(self._get(full)) or "").startswith(owned_by(claim.token)):
+            self._delete(full)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(retention={self.retention:g}, lease={self.lease:g})"

@@ -10,26 +10,34 @@ answer or is *released* on any other answer or an exception, so that QStash's re
 
     from qstash_receiver.dedupe import MemoryStore, RedisStore
 
-    @verify_qstash(dedupe=RedisStore(redis.Redis.from_url(os.environ["REDIS_URL"])))
+    @verify_qstash(dedupe=RedisStore.from_url(os.environ["REDIS_URL"]))
     def hook(): ...
 
-The claim/done/release rules live once, in :class:`~qstash_receiver.claims.KeyValueStore`
-(:mod:`qstash_receiver.claims`); each store here only maps four primitives (add-if-absent, get,
-set, delete, each with an expiry) onto a real client. How the lifecycle uses a claim is
+A claim holds this delivery's own token, so a call retried after a lost reply finds it again;
+its lease (default 30 s) is how long it outlives a worker that died, and the guard renews it
+while the handler runs. A signature's ``jti`` is bound to the first message id it came with,
+so the same signature under another id is refused (401 ``replayed``).
+
+The rules live once, in :class:`~qstash_receiver.claims.KeyValueStore`
+(:mod:`qstash_receiver.claims`) over four primitives (add-if-absent, get, set, delete, each
+with an expiry); the Redis stores run each rule as one Lua script instead
+(:mod:`qstash_receiver.redis_store`). How the lifecycle uses a claim is
 :mod:`qstash_receiver.guard`.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import Final
 
 from .claims import (
     DEFAULT_LEASE,
     DEFAULT_RETENTION,
+    DEFAULT_TIMEOUT,
+    AsyncDedupeStore,
+    Binding,
     Claim,
     DedupeStore,
     Held,
@@ -37,10 +45,15 @@ from .claims import (
     check_seconds,
     dedupe_key,
 )
+from .redis_store import AsyncRedisStore, RedisStore
 
 __all__ = [
     "DEFAULT_LEASE",
     "DEFAULT_RETENTION",
+    "DEFAULT_TIMEOUT",
+    "AsyncDedupeStore",
+    "AsyncRedisStore",
+    "Binding",
     "Claim",
     "DedupeStore",
     "Held",
@@ -61,12 +74,13 @@ class MemoryStore(KeyValueStore):
 
     Args:
         retention: seconds a done message is remembered (default 21 days).
-        lease: seconds a claim lasts (default 15 minutes).
+        lease: seconds a claim outlives a dead worker (default 30).
         prefix: prepended to every key (default none: the store is this process's own).
         clock: wall-clock seconds; here it also drives the expiry (tests pass a fake one).
     """
 
     _SWEEP_EVERY: Final = 256
+    self_bounded = True  # no I/O: called directly
 
     def __init__(
         self,
@@ -117,63 +131,3 @@ class MemoryStore(KeyValueStore):
     def __len__(self) -> int:
         """Entries held (claims and done messages), expired ones included until swept."""
         return len(self._entries)
-
-
-class _SetNxClient(Protocol):
-    def set(self, name: str, value: str, *args: Any, **kwargs: Any) -> Any: ...
-    def get(self, name: str) -> Any: ...
-    def delete(self, *names: str) -> Any: ...
-
-
-def _sync(result: object) -> Any:
-    if inspect.isawaitable(result):
-        # A coroutine is truthy: taken for a successful add, it would let every copy run.
-        if hasattr(result, "close"):
-            result.close()
-        raise TypeError("RedisStore needs a synchronous client (redis.Redis, not redis.asyncio)")
-    return result
-
-
-class RedisStore(KeyValueStore):
-    """A store in Redis (or Valkey, or Upstash Redis), shared by every worker and host.
-
-    Uses only ``set(key, value, nx=True, ex=seconds)``, ``set(key, value, ex=seconds)``,
-    ``get(key)`` and ``delete(key)``, so any synchronous client of redis-py's shape works:
-    ``redis.Redis``, ``valkey.Valkey``, ``upstash_redis.Redis``. No Lua script is needed.
-    Connection errors propagate to the guard, which answers 503 without running the handler.
-
-    Args:
-        client: the client (configure its timeouts: a hung store holds the request).
-        retention: seconds a done message is remembered (default 21 days).
-        lease: seconds a claim lasts (default 15 minutes).
-        prefix: prepended to every key.
-
-    Raises:
-        TypeError: ``client`` lacks ``set``/``get``/``delete`` (or, on first use, is async).
-    """
-
-    def __init__(
-        self,
-        client: _SetNxClient,
-        *,
-        retention: float = DEFAULT_RETENTION,
-        lease: float = DEFAULT_LEASE,
-        prefix: str = "qstash:dedupe:",
-    ) -> None:
-        if not all(callable(getattr(client, name, None)) for name in ("set", "get", "delete")):
-            raise TypeError("RedisStore needs a client with set(..., nx=True, ex=...), get, delete")
-        super().__init__(retention=retention, lease=lease, prefix=prefix)
-        self.client = client
-
-    def _add(self, key: str, value: str, ttl: int) -> bool:
-        return bool(_sync(self.client.set(key, value, nx=True, ex=ttl)))
-
-    def _get(self, key: str) -> str | bytes | None:
-        value = _sync(self.client.get(key))
-        return value if isinstance(value, (str, bytes)) else None
-
-    def _set(self, key: str, value: str, ttl: int) -> None:
-        _sync(self.client.set(key, value, ex=ttl))
-
-    def _delete(self, key: str) -> None:
-        _sync(self.client.delete(key))

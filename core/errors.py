@@ -24,6 +24,7 @@ __all__ = [
     "NotYetValidError",
     "PayloadTooLargeError",
     "QStashError",
+    "ReplayedError",
     "SignatureError",
     "UnknownRegionError",
     "UnsupportedAlgorithmError",
@@ -214,3 +215,13 @@ class UrlMismatchError(SignatureError):
     reason = "url_mismatch"
     message = "the signed URL does not match this endpoint"
     claim = "sub"
+
+
+class ReplayedError(SignatureError):
+    """The signature was used before for another message id: on a guarded route a token's
+    ``jti`` is bound to the message id of its first use until it expires (a replay of a
+    captured delivery under a fresh ``Upstash-Message-Id``; QStash signs each retry anew)."""
+
+    reason = "replayed"
+    message = "the signature was used before for another message id"
+    claim = "jti"

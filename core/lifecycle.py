@@ -27,7 +27,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, cast
 from . import names as N
 from .answers import Answer, declared_too_large, handler_answer, refusal
 from .errors import PayloadTooLargeError, QStashError
-from .guard import UNGUARDED, Delivery, claim
+from .guard import UNGUARDED, Delivery, claim, claim_async
 from .headers import HeaderInput, Headers
 from .message import VerifiedMessage
 from .options import Options
@@ -146,9 +146,15 @@ class Endpoint:
         """Claim ``message`` in the guard's store before its handler runs.
 
         See :func:`qstash_receiver.guard.claim`: the :class:`~qstash_receiver.guard.Delivery`
-        to finish, or the answer to give without running the handler (200, 409, 503).
+        to finish, or the answer to give without running the handler (200, 409, 401, 503).
         """
-        return claim(self._dedupe, message, lease)
+        return claim(self._dedupe, message, lease, self._tolerance)
+
+    async def claim_async(
+        self, message: VerifiedMessage, offload: Offload, lease: float | None = None
+    ) -> Delivery | Answer:
+        """:meth:`claim` from a coroutine (an async store on the loop, a sync one offloaded)."""
+        return await claim_async(self._dedupe, message, offload, lease, self._tolerance)
 
     def run(
         self,
@@ -190,12 +196,11 @@ class Endpoint:
         lease: float | None = None,
         offload: Offload = to_thread,
     ) -> R:
-        """:meth:`run` for a coroutine handler; the store's (blocking) calls go to ``offload``
-        (default: a worker thread; Django passes ``sync_to_async``)."""
+        """:meth:`run` for a coroutine handler; an async store is awaited on the loop, a sync
+        store's calls go to ``offload`` (default: a worker thread; Django passes
+        ``sync_to_async``)."""
         guarded = self._dedupe is not None
-        delivery = (
-            await offload(functools.partial(self.claim, message, lease)) if guarded else UNGUARDED
-        )
+        delivery = await self.claim_async(message, offload, lease) if guarded else UNGUARDED
         if isinstance(delivery, Answer):
             return responder.answer(delivery)
         guarded = delivery.guarded
@@ -207,13 +212,13 @@ class Endpoint:
             if guarded:
                 import asyncio  # already imported: this is a coroutine
 
-                await asyncio.shield(offload(delivery.release))  # also when cancelled
+                await asyncio.shield(delivery.release_async(offload))  # also when cancelled
             answer = handled(error)
             if answer is None:
                 raise
             return responder.answer(answer)
         if guarded:
-            await offload(functools.partial(delivery.finish, responder.status(result)))
+            await delivery.finish_async(responder.status(result), offload)
         return cast(R, result)
 
 

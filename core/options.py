@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
 from . import names as N
-from .claims import DedupeStore
+from .claims import AsyncDedupeStore, DedupeStore
 from .token import validate_tolerance
 from .verify import Receiver
 
@@ -27,7 +27,7 @@ class OptionArgs(TypedDict, total=False):
     clock_tolerance: float
     max_body_bytes: int
     receiver: Receiver | None
-    dedupe: DedupeStore | None
+    dedupe: DedupeStore | AsyncDedupeStore | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class Options:
     clock_tolerance: float = 0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     receiver: Receiver | None = None
-    dedupe: DedupeStore | None = None
+    dedupe: DedupeStore | AsyncDedupeStore | None = None
 
     def __post_init__(self) -> None:
         validate_tolerance(self.clock_tolerance)
@@ -65,5 +65,5 @@ class Options:
             raise TypeError("url must be a str, a callable taking the request, or None")
         if self.receiver is not None and not isinstance(self.receiver, Receiver):
             raise TypeError("receiver must be a qstash_receiver.Receiver")
-        if self.dedupe is not None and not isinstance(self.dedupe, DedupeStore):
+        if self.dedupe is not None and not isinstance(self.dedupe, (DedupeStore, AsyncDedupeStore)):
             raise TypeError("dedupe must be a store, e.g. qstash_receiver.dedupe.RedisStore")

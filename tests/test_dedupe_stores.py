@@ -87,23 +87,11 @@ def test_store_contract(
     check(make_store)
 
 
-@pytest.mark.parametrize("kind", ["memory", "redis", "valkey"])
-def test_key_value_release_keeps_a_newer_claim(kind: str, redis_service: RedisServer) -> None:
-    def make(lease: float) -> DedupeStore:
-        if kind == "memory":
-            return MemoryStore(lease=lease)
-        if kind == "redis":
-            return RedisStore(redis_service.client(), lease=lease)
-        return RedisStore(valkey.Valkey.from_url(redis_service.url), lease=lease)
-
-    contract.release_keeps_a_newer_claim(make)
-
-
 def test_redis_store_writes_plain_keys_with_expiries(redis_client: redis.Redis) -> None:
     store = RedisStore(redis_client, retention=3600, lease=60, prefix="app:")
     claim = store.claim("k1", 60)
     assert isinstance(claim, Claim)
-    assert claim.key == "app:k1"
+    assert claim.key == "k1"  # the guard's key; the store adds its prefix
     value = redis_client.get("app:k1")
     assert isinstance(value, bytes)
     assert value.startswith(f"claim:{claim.token}:".encode())
@@ -127,7 +115,7 @@ def test_redis_store_refuses_an_async_client(redis_service: RedisServer) -> None
 
 def test_redis_store_refuses_a_client_without_the_shape() -> None:
     with pytest.raises(TypeError, match="set"):
-        RedisStore(object())  # type: ignore[arg-type]
+        RedisStore(object())
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf")])
@@ -172,7 +160,7 @@ def test_memory_store_expiry_and_sweep_follow_its_clock() -> None:
 def test_default_retention_outlasts_the_longest_retry_window() -> None:
     # The largest plan's 20 retries, each at most one day after the one before.
     assert DEFAULT_RETENTION > 20 * 24 * 3600
-    assert DEFAULT_LEASE == 15 * 60  # Lambda's longest run
+    assert DEFAULT_LEASE <= 60  # how long a dead worker's claim blocks its message
 
 
 def test_powertools_store_needs_a_layer_of_its_own(moto_endpoint: str) -> None:

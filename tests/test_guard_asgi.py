@@ -252,3 +252,20 @@ def test_uvicorn_refuses_to_start_a_guarded_app_without_install(tmp_path: Path) 
     assert done.returncode != 0
     assert "Application startup failed" in done.stderr
     assert "add install(app) after creating the app" in done.stderr
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_signature_replayed_under_another_message_id_is_refused(kind: str) -> None:
+    runs = Counter[str]()
+    with TestClient(app_for(kind, runs, MemoryStore()), base_url=BASE) as client:
+        body = b'{"do": "ok"}'
+        headers = signed_headers(
+            body, key=KEY, url=f"{BASE}/qstash", region="US_EAST_1", message_id="msg_first"
+        )
+        assert client.post("/qstash", content=body, headers=headers).text == "handled"
+        forged = {**headers, "Upstash-Message-Id": "msg_forged"}
+        replayed = client.post("/qstash", content=body, headers=forged)
+        assert (replayed.status_code, replayed.text) == (401, "401 Unauthorized: replayed")
+        again = client.post("/qstash", content=body, headers=headers)
+        assert again.text == "200 OK: duplicate"
+    assert runs == {"msg_first": 1}

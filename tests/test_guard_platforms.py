@@ -378,3 +378,16 @@ def test_lambda_claims_last_at_most_the_remaining_invocation_time() -> None:
     assert isinstance(inner, dict)
     assert inner["statusCode"] == 409
     assert inner["headers"]["Retry-After"] == "3"  # the lease, not the store's 900 s
+
+
+def test_a_signature_replayed_under_another_message_id_is_refused(setup: Setup) -> None:
+    """A captured delivery sent again under a fresh ``Upstash-Message-Id`` within its token's
+    lifetime: 401 ``replayed``, the handler does not run. The same token with the same id is
+    a QStash duplicate, as before."""
+    deliver, handler, _ = setup
+    body, headers = delivery("ok", message_id="msg_first")
+    assert deliver(body, headers).text == "handled"
+    replayed = deliver(body, {**headers, "Upstash-Message-Id": "msg_forged"})
+    assert (replayed.status, replayed.text) == (401, "401 Unauthorized: replayed")
+    assert deliver(body, headers).text == "200 OK: duplicate"
+    assert handler.runs == {"msg_first": 1}

@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.core import checks
 
-from .checks import check_qstash_config, check_upload_limit, check_url_checks
+from .checks import (
+    check_guard_caches,
+    check_qstash_config,
+    check_upload_limit,
+    check_url_checks,
+)
 
 
 class QStashReceiverConfig(AppConfig):
@@ -19,3 +24,4 @@ class QStashReceiverConfig(AppConfig):
         checks.register(check_qstash_config, "qstash_receiver")
         checks.register(check_url_checks, "qstash_receiver")
         checks.register(check_upload_limit, "qstash_receiver")
+        checks.register(check_guard_caches, "qstash_receiver")

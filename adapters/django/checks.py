@@ -18,17 +18,21 @@ from django.urls import get_resolver
 from qstash_receiver import ConfigError, load_config
 from qstash_receiver.urlcheck import URL_CHECK_DOC, url_check_off
 
+from .dedupe import CacheStore
 from .settings import qstash_environ
-from .urlcheck import UrlChecks, largest_body_limit, url_checks
+from .urlcheck import UrlChecks, guard_stores, largest_body_limit, url_checks
 
 __all__ = [
+    "GUARD_CACHE_ID",
     "UPLOAD_LIMIT_ID",
     "URL_CHECK_OFF_ID",
     "WARNING_IDS",
+    "check_guard_caches",
     "check_qstash_config",
     "check_upload_limit",
     "check_url_checks",
     "upload_limit_messages",
+    "guard_cache_messages",
     "url_check_messages",
 ]
 
@@ -148,4 +152,54 @@ def upload_limit_messages(django_limit: int | None, view_limit: int) -> list[Che
             ),
             id=UPLOAD_LIMIT_ID,
         )
+    ]
+
+
+#: Warning: a guard store in a cache that workers do not share, or whose add is not atomic.
+GUARD_CACHE_ID = "qstash_receiver.W006"
+_UNSHARED = {
+    "LocMemCache": "is per process: each worker sees only its own claims, so a message "
+    "delivered to two workers runs twice",
+    "FileBasedCache": "has no atomic add across processes: two workers can both claim a message",
+    "DummyCache": "keeps nothing: every copy of a message runs",
+}
+_CACHE_HINT = (
+    "Give the guard a cache every worker shares with an atomic add: "
+    "django.core.cache.backends.redis.RedisCache (with appendonly persistence and "
+    "maxmemory-policy noeviction or volatile-*), Memcached, or the database cache. See "
+    "docs/receiving.md, 'Choosing a store'."
+)
+
+
+def check_guard_caches(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warning ``qstash_receiver.W006`` for each duplicate guard kept in a cache that cannot
+    guard a fleet: ``LocMemCache``, ``FileBasedCache`` or ``DummyCache`` (the URLconf is
+    imported first, so that every view's store is known)."""
+    with contextlib.suppress(Exception):
+        get_resolver().url_patterns  # noqa: B018 (imports the URLconf, and so the views)
+    return guard_cache_messages(guard_stores())
+
+
+def guard_cache_messages(stores: Sequence[object]) -> list[CheckMessage]:
+    """What :func:`check_guard_caches` says about ``stores``."""
+    found: dict[str, str] = {}
+    for store in stores:
+        if not isinstance(store, CacheStore):
+            continue
+        try:
+            backend = type(store.cache).__name__
+        except Exception:  # noqa: BLE001, S112 (an unknown alias: Django's checks say so)
+            continue
+        if backend in _UNSHARED:
+            found.setdefault(backend, f"{store.alias!r}")
+    return [
+        Warning(
+            f"The QStash duplicate guard is kept in the cache {alias} ({backend}), which "
+            f"{_UNSHARED[backend]}.",
+            hint=_CACHE_HINT,
+            id=GUARD_CACHE_ID,
+        )
+        for backend, alias in sorted(found.items())
     ]

@@ -9,6 +9,7 @@ settings decide it: ``SECURE_PROXY_SSL_HEADER`` (scheme), ``USE_X_FORWARDED_HOST
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -18,6 +19,7 @@ from qstash_receiver.integration import Options
 __all__ = [
     "RequestUrl",
     "UrlChecks",
+    "guard_stores",
     "largest_body_limit",
     "record",
     "request_url",
@@ -63,19 +65,29 @@ class UrlChecks:
 _lock = threading.Lock()
 _counts = {True: 0, False: 0}
 _largest_limit = [0]  # the largest max_body_bytes of a QStash view
+_stores: weakref.WeakSet[object] = weakref.WeakSet()
 
 
 def record(options: Options) -> None:
-    """Count a view's options (called once per decorated view or ``as_view()``)."""
+    """Count a view's options (called once per decorated view or ``as_view()``), and keep its
+    guard store for the system checks."""
     with _lock:
         _counts[options.url is not None] += 1
         _largest_limit[0] = max(_largest_limit[0], options.max_body_bytes)
+        if options.dedupe is not None:
+            _stores.add(options.dedupe)
 
 
 def largest_body_limit() -> int:
     """The largest ``max_body_bytes`` of the QStash views built so far (0: none yet)."""
     with _lock:
         return _largest_limit[0]
+
+
+def guard_stores() -> list[object]:
+    """The guard stores of the QStash views built so far."""
+    with _lock:
+        return list(_stores)
 
 
 def url_checks() -> UrlChecks:

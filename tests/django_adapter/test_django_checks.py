@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.core.checks import CheckMessage, Error, Warning, run_checks
@@ -187,3 +188,52 @@ def test_w007_counts_the_views_own_limits() -> None:
     assert message.id == UPLOAD_LIMIT_ID
     assert message.hint is not None
     assert "DATA_UPLOAD_MAX_MEMORY_SIZE = 1000" in message.hint
+
+
+@pytest.mark.parametrize(
+    ("backend", "named"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", "LocMemCache"),
+        ("django.core.cache.backends.filebased.FileBasedCache", "FileBasedCache"),
+        ("django.core.cache.backends.dummy.DummyCache", "DummyCache"),
+    ],
+)
+def test_a_guard_in_a_cache_workers_do_not_share_is_a_warning(
+    backend: str, named: str, tmp_path: Path
+) -> None:
+    from qstash_receiver.adapters.django import CacheStore, verify_qstash
+    from qstash_receiver.adapters.django.checks import GUARD_CACHE_ID, check_guard_caches
+
+    store = CacheStore("guard")
+
+    @verify_qstash(dedupe=store)
+    def view(request: object) -> None: ...
+
+    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    location = {"LOCATION": str(tmp_path)} if "filebased" in backend else {}
+    with override_settings(CACHES={**caches, "guard": {"BACKEND": backend, **location}}):
+        found = [m for m in check_guard_caches() if m.id == GUARD_CACHE_ID]
+        registered = [m for m in run_checks(tags=["qstash_receiver"]) if m.id == GUARD_CACHE_ID]
+    assert len(found) == 1
+    assert found == registered
+    assert isinstance(found[0], Warning)
+    assert named in found[0].msg
+    assert "'guard'" in found[0].msg
+    assert "RedisCache" in (found[0].hint or "")
+    del view
+
+
+def test_a_guard_in_a_shared_cache_is_not_a_warning(redis_url_for_checks: str) -> None:
+    from qstash_receiver.adapters.django import CacheStore
+    from qstash_receiver.adapters.django.checks import GUARD_CACHE_ID, guard_cache_messages
+
+    backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache"}
+    with override_settings(CACHES={"shared": {**backend, "LOCATION": redis_url_for_checks}}):
+        assert [
+            m for m in guard_cache_messages([CacheStore("shared")]) if m.id == GUARD_CACHE_ID
+        ] == []
+
+
+@pytest.fixture
+def redis_url_for_checks() -> str:
+    return "redis://127.0.0.1:1/0"  # never connected to: the check only reads the backend

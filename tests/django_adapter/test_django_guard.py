@@ -43,8 +43,15 @@ class SwappableStore:
 
     retention, lease = 3600.0, 60.0
 
-    def claim(self, key: str, lease: float) -> Any:
-        return STORE[0].claim(key, lease)
+    @property
+    def self_bounded(self) -> bool:
+        return bool(getattr(STORE[0], "self_bounded", False))
+
+    def claim(self, key: str, lease: float, **options: Any) -> Any:
+        return STORE[0].claim(key, lease, **options)
+
+    def extend(self, claim: Any, lease: float) -> Any:
+        return STORE[0].extend(claim, lease)
 
     def complete(self, claim: Any) -> None:
         STORE[0].complete(claim)
@@ -117,10 +124,14 @@ async def async_post(path: str, body: bytes, headers: dict[str, str]) -> Any:
     return await client.post(path, data=body, content_type="application/json", headers=headers)
 
 
-def deliver(kind: str, action: str, message_id: str = "msg_dj") -> Any:
+def deliver(
+    kind: str, action: str, message_id: str = "msg_dj", headers: dict[str, str] | None = None
+) -> Any:
     body = json.dumps({"do": action}).encode()
     url = f"http://testserver/{kind}"
-    headers = signed_headers(body, key=KEY, url=url, region="EU_CENTRAL_1", message_id=message_id)
+    headers = headers or signed_headers(
+        body, key=KEY, url=url, region="EU_CENTRAL_1", message_id=message_id
+    )
     if kind.startswith("async"):
         return async_to_sync(async_post)(f"/{kind}", body, headers)
     client = Client(enforce_csrf_checks=True, raise_request_exception=True)
@@ -210,3 +221,16 @@ def test_cache_store_contract(
     make_cache_store: Callable[..., DedupeStore], check: Callable[..., None]
 ) -> None:
     check(make_cache_store)
+
+
+@kinds
+def test_a_signature_replayed_under_another_message_id_is_refused(kind: str) -> None:
+    body = json.dumps({"do": "ok"}).encode()
+    headers = signed_headers(
+        body, key=KEY, url=f"http://testserver/{kind}", region="EU_CENTRAL_1", message_id="msg_a"
+    )
+    assert deliver(kind, "ok", headers=headers).content == b"handled"
+    replayed = deliver(kind, "ok", headers={**headers, "Upstash-Message-Id": "msg_forged"})
+    assert (replayed.status_code, replayed.content) == (401, b"401 Unauthorized: replayed")
+    assert deliver(kind, "ok", headers=headers).content == b"200 OK: duplicate"
+    assert RUNS == {"msg_a": 1}

@@ -23,6 +23,14 @@ MIDDLEWARE = [
 ROOT_URLCONF = "qstash_sample.urls"
 WSGI_APPLICATION = "qstash_sample.wsgi.application"
 DATABASES: dict[str, dict[str, str]] = {}
+# The duplicate guard's cache: Redis shared by every worker when REDIS_URL is set; otherwise
+# this process's memory, fine for runserver (manage.py check warns: qstash_receiver.W006).
+CACHES: dict[str, dict[str, str]] = (
+    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                 "LOCATION": os.environ["REDIS_URL"]}}
+    if os.environ.get("REDIS_URL")
+    else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)  # fmt: skip
 USE_TZ = True
 
 # Django's default body limit is 2.5 MiB; accept what the library accepts (10 MiB, its default).

@@ -58,7 +58,7 @@ class AsyncClassView(QStashVerifiedMixin, View):
     get = put = patch = delete = post
 
 
-@verify_qstash(dedupe=CacheStore("default"))  # settings.CACHES: a cache all workers share
+@verify_qstash(dedupe=CacheStore("default"))  # settings.CACHES: Redis when REDIS_URL is set
 def job_view(request: HttpRequest) -> JsonResponse:
     message = get_message(request)
     try:
