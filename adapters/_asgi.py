@@ -88,7 +88,7 @@ async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage |
     message is in the scope and the body in Starlette's cache (``request.body()``)."""
     # Built once from ASGI's latin-1 byte pairs; the check copies it without the signature.
     headers = Headers(request.scope["headers"])
-    early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER))
+    early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER), headers)
     if early is not None:
         return early
     body: bytes | None = getattr(request, "_body", None)  # read already (body parameters)
@@ -97,13 +97,15 @@ async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage |
         size, more, receive = 0, True, request.receive
         while more and size <= endpoint.max_body_bytes:  # past the limit: the core says 413
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return CLIENT_GONE  # nobody to read the answer: nothing raised, nothing logged
+            if message["type"] == "http.disconnect":  # nobody to read the answer: nothing raised
+                return endpoint.refuse(CLIENT_GONE, headers)
             parts.append(message.get("body", b""))
             size += len(parts[-1])
             more = message.get("more_body", False)
         if size > endpoint.max_body_bytes:  # refused without joining: no second copy
-            return answer_for(PayloadTooLargeError(endpoint.max_body_bytes))
+            return endpoint.refuse(
+                answer_for(PayloadTooLargeError(endpoint.max_body_bytes)), headers
+            )
         body = parts[0] if len(parts) == 1 else b"".join(parts)
     result = endpoint.verify(headers, body, request)
     if isinstance(result, VerifiedMessage):

@@ -15,13 +15,17 @@ Without :func:`install`, FastAPI's own ``HTTPException`` handler answers rejecti
 status and headers, the same text as JSON ``{"detail": ...}``. Rejections are handled
 exceptions either way: FastAPI and uvicorn do not log them as server errors. :func:`install`
 also answers a route's ``NonRetryableError`` (489) and ``RetryLater`` (503 with
-``Retry-After``), and finishes the duplicate guard of ``QStashVerifier(dedupe=...)``, which
-needs it: a dependency does not see the status of the route's answer, the app does.
+``Retry-After``), and ends each delivery by the status of the route's answer: the duplicate
+guard of ``QStashVerifier(dedupe=...)`` needs it, and so does the delivery's telemetry (a
+dependency does not see the route's answer, the app does). Without it, a verified delivery is
+recorded as handled when the dependency hands it over.
 """
 
 # No "from __future__ import annotations": FastAPI reads the dependency's annotations at run
 # time, from the callable itself (an instance has no module globals to resolve names in).
+import functools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qstash_receiver.integration import missing_extra
@@ -43,9 +47,9 @@ from qstash_receiver import (
 )
 from qstash_receiver.integration import (
     Answer,
-    Delivery,
     Endpoint,
     Options,
+    Processing,
     answer_for,
     handler_answer,
 )
@@ -89,19 +93,27 @@ async def rejection_handler(request: Request, exc: Exception) -> Response:
     return answer(exc.rejection)
 
 
-async def _refused(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, (NonRetryableError, RetryLater)):
-        raise TypeError("handles NonRetryableError and RetryLater only")
-    return answer(handler_answer(exc))
-
-
 logger = logging.getLogger("qstash_receiver")
-_DELIVERY = "qstash_receiver.delivery"  # scope: the guard's claim, finished by _Finisher
+_DELIVERY = "qstash_receiver.delivery"  # scope: the Processing, ended by _Finisher
 _FINISHER = "qstash_receiver.finisher"  # scope: set when install()'s middleware runs
 
 
+async def _refused(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, (NonRetryableError, RetryLater)):
+        raise TypeError("handles NonRetryableError and RetryLater only")
+    delivery = request.scope.pop(_DELIVERY, None)
+    if isinstance(delivery, Processing):  # ended here, with the route's exception
+        await _end(delivery, functools.partial(delivery.fail, exc))
+    return answer(handler_answer(exc))
+
+
+async def _end(delivery: Processing, end: Callable[[], object]) -> None:
+    await offload(end) if delivery.guarded else end()  # a guard's store call blocks
+
+
 class _Finisher:
-    """Pure ASGI: completes or releases the guard's claim by the status the app answers with."""
+    """Pure ASGI: ends each delivery (the guard's claim, its telemetry) by the status the app
+    answers with."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -113,14 +125,14 @@ class _Finisher:
         sending = StatusCapture(send)
         try:
             await self.app(scope, receive, sending)
-        except BaseException:
+        except BaseException as error:
             delivery = scope.pop(_DELIVERY, None)
-            if isinstance(delivery, Delivery):
-                await offload(delivery.release)
+            if isinstance(delivery, Processing):
+                await _end(delivery, functools.partial(delivery.fail, error))
             raise
         delivery = scope.pop(_DELIVERY, None)
-        if isinstance(delivery, Delivery):
-            await offload(lambda: delivery.finish(sending.status))
+        if isinstance(delivery, Processing):
+            await _end(delivery, functools.partial(delivery.finish, sending.status))
         return None
 
 
@@ -170,20 +182,29 @@ class QStashVerifier:
         self._endpoint = Endpoint(Options(**options), default_receiver)
 
     async def __call__(self, request: Request) -> VerifiedMessage:
-        result = await verify_body(request, self._endpoint)
+        endpoint = self._endpoint
+        result = await verify_body(request, endpoint)
         if isinstance(result, Answer):
             raise QStashRejected(result)
-        if self._endpoint.options.dedupe is not None and _DELIVERY not in request.scope:
-            if not request.scope.get(_FINISHER):  # nothing would finish the claim
+        guarded = endpoint.options.dedupe is not None
+        if _DELIVERY in request.scope:  # a second QStashVerifier on the route: ended once
+            return result
+        if not request.scope.get(_FINISHER):  # nothing would see the route's answer
+            if guarded:
                 error = ConfigError("QStashVerifier(dedupe=...) needs install(app)")
-                logging.getLogger("qstash_receiver").error(
-                    "QStash delivery answered 500: %s", error
-                )
-                raise QStashRejected(answer_for(error))
-            delivery = await offload(lambda: self._endpoint.claim(result))
-            if isinstance(delivery, Answer):
-                raise QStashRejected(delivery)
-            request.scope[_DELIVERY] = delivery
+                logger.error("QStash delivery answered 500: %s", error)
+                raise QStashRejected(endpoint.refuse(answer_for(error), result))
+            handed = endpoint.claim(result)  # no guard: recorded as handed over, handled
+            if isinstance(handed, Processing):
+                handed.finish(200)
+            return result
+        if guarded:
+            delivery = await offload(lambda: endpoint.claim(result))
+        else:
+            delivery = endpoint.claim(result)
+        if isinstance(delivery, Answer):
+            raise QStashRejected(delivery)
+        request.scope[_DELIVERY] = delivery
         return result
 
 

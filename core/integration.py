@@ -20,6 +20,7 @@ from .headers import Headers
 from .lifecycle import (
     Endpoint,
     Offload,
+    Processing,
     ReceiverFactory,
     Responder,
     handled,
@@ -48,6 +49,7 @@ __all__ = [
     "missing_extra",
     "to_thread",
     "wrap_view",
+    "Processing",
 ]
 
 

@@ -11,8 +11,13 @@ completed or released by the status of the handler's answer.
 
 Integrations that see the request and the response at different hooks (Flask's blueprint
 hooks, FastAPI's dependency) take the same steps one by one: :meth:`Endpoint.claim` before the
-handler, then :meth:`Delivery.finish` with the answer's status, or :meth:`Delivery.release` and
-:func:`handled` when it raised. :func:`wrap_view` is the one sync/async view wrapper.
+handler, then :meth:`Processing.finish` with the answer's status, or :meth:`Processing.fail`
+when it raised. :func:`wrap_view` is the one sync/async view wrapper.
+
+Every delivery is observed once (:mod:`qstash_receiver.telemetry`: a span, metric points, a
+log record), whichever step answers it: :meth:`Endpoint.verify` and :meth:`Endpoint.too_large`
+record their refusals, :meth:`Endpoint.refuse` those an adapter gives itself (a body cut
+short, a malformed request), and a verified delivery ends with its :class:`Processing`.
 """
 
 from __future__ import annotations
@@ -20,24 +25,25 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
-from . import names as N
 from .answers import Answer, declared_too_large, handler_answer, refusal
 from .errors import NonRetryableError, PayloadTooLargeError, QStashError, RetryLater
-from .guard import UNGUARDED, Delivery, claim
-from .headers import HeaderInput, Headers
+from .guard import Delivery, claim
+from .headers import HeaderInput
 from .message import VerifiedMessage
 from .options import Options
+from .telemetry import Observer, Watch, handed_over, refused, taken
 from .token import raw_body
 from .verify import Receiver
 
 __all__ = [
-    "Delivery",
     "Endpoint",
     "Offload",
+    "Processing",
     "ReceiverFactory",
     "Responder",
     "handled",
@@ -92,6 +98,46 @@ def handled(error: BaseException) -> Answer | None:
     return None
 
 
+class Processing:
+    """A verified delivery from its claim to its answer: the duplicate guard's claim and the
+    delivery's telemetry, both ended once, by :meth:`finish` or :meth:`fail`."""
+
+    __slots__ = ("_claim", "_watch")
+
+    def __init__(self, claim: Delivery, watch: Watch) -> None:
+        self._claim, self._watch = claim, watch
+
+    @property
+    def guarded(self) -> bool:
+        """Whether a guard's claim is held (ending it then calls the store: offload it)."""
+        return self._claim.guarded
+
+    def activate(self) -> object:
+        """Make the delivery's span current while the handler runs; pass the token returned
+        to :meth:`deactivate`, in the same context."""
+        return self._watch.activate()
+
+    def deactivate(self, token: object) -> None:
+        """Undo :meth:`activate`."""
+        self._watch.deactivate(token)
+
+    def finish(self, status: int | None) -> None:
+        """The handler answered with ``status``: complete the claim (2xx) or release it."""
+        self._claim.finish(status)
+        self._watch.answered(status)
+
+    def fail(self, error: BaseException | None = None) -> Answer | None:
+        """The handler raised ``error`` (``None``: unknown): release the claim; the answer to
+        give for it (:func:`handled`), ``None`` when it propagates."""
+        self._claim.release()
+        self._watch.raised(error)
+        return handled(error) if error is not None else None
+
+    def release(self) -> None:
+        """:meth:`fail` for an unknown error (the guard's ``Delivery`` spelling)."""
+        self.fail()
+
+
 class Endpoint:
     """One decorated view's lifecycle: its validated :class:`~qstash_receiver.options.Options`
     and its receiver.
@@ -99,11 +145,20 @@ class Endpoint:
     Args:
         options: the view's options.
         default_receiver: used when ``options.receiver`` is ``None``.
+        observer: another observer of its deliveries (Powertools' metrics and tracer).
     """
 
-    __slots__ = ("_dedupe", "_receiver", "_tolerance", "_url", "max_body_bytes", "options")
+    __slots__ = (
+        "_dedupe", "_observer", "_receiver", "_tolerance", "_url", "max_body_bytes", "options",
+    )  # fmt: skip
 
-    def __init__(self, options: Options, default_receiver: ReceiverFactory) -> None:
+    def __init__(
+        self,
+        options: Options,
+        default_receiver: ReceiverFactory,
+        *,
+        observer: Observer | None = None,
+    ) -> None:
         self.options = options
         self.max_body_bytes = options.max_body_bytes
         self._receiver: ReceiverFactory = (
@@ -111,19 +166,33 @@ class Endpoint:
         )
         self._url, self._tolerance = options.url, options.clock_tolerance
         self._dedupe = options.dedupe
+        self._observer = observer
 
-    def too_large(self, content_length: object) -> Answer | None:
-        """A 413 when a declared ``Content-Length`` exceeds the limit (check before reading)."""
-        return declared_too_large(content_length, self.max_body_bytes)
+    def too_large(
+        self, content_length: object, headers: HeaderInput | None = None
+    ) -> Answer | None:
+        """A 413 when a declared ``Content-Length`` exceeds the limit (check before reading),
+        recorded with ``headers`` (see :meth:`refuse`)."""
+        answer = declared_too_large(content_length, self.max_body_bytes)
+        return None if answer is None else refused(answer, headers, self._observer)
+
+    def refuse(self, answer: Answer, source: HeaderInput | VerifiedMessage | None = None) -> Answer:
+        """Record a delivery the adapter answers itself, before or instead of its handler (a
+        body over the limit while it streams, a malformed request); returns ``answer``.
+
+        ``source``: the request's headers, or its verified message.
+        """
+        return refused(answer, source, self._observer)
 
     def verify(
         self, headers: HeaderInput, body: object, request: object = None
     ) -> VerifiedMessage | Answer:
         """Verify one request; ``request`` is what a callable ``url`` option is given.
 
-        Returns the complete message, or the answer to give (401, 413, 500). Never raises
-        for bad input (odd header names or values, a body that is not bytes or text).
+        Returns the complete message, or the answer to give (401, 413, 500), recorded. Never
+        raises for bad input (odd header names or values, a body that is not bytes or text).
         """
+        started = time.perf_counter_ns()
         url = self._url
         if url is not None and not isinstance(url, str):
             url = url(request)
@@ -133,21 +202,30 @@ class Endpoint:
             receiver = source if isinstance(source, Receiver) else source()
             if len(raw) > self.max_body_bytes:
                 raise PayloadTooLargeError(self.max_body_bytes)
-            return receiver.verify_request(headers, raw, url=url, clock_tolerance=self._tolerance)
+            message = receiver.verify_request(
+                headers, raw, url=url, clock_tolerance=self._tolerance
+            )
         except QStashError as error:
-            try:
-                message_id = Headers(headers).first(N.MESSAGE_ID_HEADER)
-            except TypeError:  # no headers at all
-                message_id = None
-            return refusal(error, message_id)
+            return refused(refusal(error), headers, self._observer, started)
+        handed_over(message, started)  # the next step's span and duration start here
+        return message
 
-    def claim(self, message: VerifiedMessage, lease: float | None = None) -> Delivery | Answer:
+    def _claim(
+        self, message: VerifiedMessage, lease: float | None, watch: Watch
+    ) -> Processing | Answer:
+        claimed = claim(self._dedupe, message, lease)
+        return watch.refused(claimed) if isinstance(claimed, Answer) else Processing(claimed, watch)
+
+    def _watch(self, message: VerifiedMessage) -> Watch:
+        return Watch(self._observer, taken(message), message).start()
+
+    def claim(self, message: VerifiedMessage, lease: float | None = None) -> Processing | Answer:
         """Claim ``message`` in the guard's store before its handler runs.
 
-        See :func:`qstash_receiver.guard.claim`: the :class:`~qstash_receiver.guard.Delivery`
-        to finish, or the answer to give without running the handler (200, 409, 503).
+        See :func:`qstash_receiver.guard.claim`: the :class:`Processing` to finish, or the
+        answer to give without running the handler (200, 409, 503), recorded.
         """
-        return claim(self._dedupe, message, lease)
+        return self._claim(message, lease, self._watch(message))
 
     def run(
         self,
@@ -162,22 +240,22 @@ class Endpoint:
         The handler's ``NonRetryableError`` / ``RetryLater`` become their answers (489 /
         503); its other exceptions propagate once the claim is released.
         """
-        delivery = self.claim(message, lease)
-        if isinstance(delivery, Answer):
-            return responder.answer(delivery)
-        guarded = delivery.guarded
+        processing = self.claim(message, lease)
+        if isinstance(processing, Answer):
+            return responder.answer(processing)
+        token = processing.activate()
         try:
             result = call()
-            if guarded and responder.normalize is not None:
+            if responder.normalize is not None:
                 result = responder.normalize(result)
         except BaseException as error:
-            delivery.release()
-            answer = handled(error)
+            answer = processing.fail(error)
             if answer is None:
                 raise
             return responder.answer(answer)
-        if guarded:
-            delivery.finish(responder.status(result))
+        finally:
+            processing.deactivate(token)
+        processing.finish(responder.status(result))
         return cast(R, result)
 
     async def run_async(
@@ -191,28 +269,34 @@ class Endpoint:
     ) -> R:
         """:meth:`run` for a coroutine handler; the store's (blocking) calls go to ``offload``
         (default: a worker thread; Django passes ``sync_to_async``)."""
-        guarded = self._dedupe is not None
-        delivery = (
-            await offload(functools.partial(self.claim, message, lease)) if guarded else UNGUARDED
+        watch = self._watch(message)
+        processing: Processing | Answer = (
+            await offload(functools.partial(self._claim, message, lease, watch))
+            if self._dedupe is not None
+            else self._claim(message, lease, watch)
         )
-        if isinstance(delivery, Answer):
-            return responder.answer(delivery)
-        guarded = delivery.guarded
+        if isinstance(processing, Answer):
+            return responder.answer(processing)
+        guarded, token = processing.guarded, processing.activate()
         try:
             result = await call()
-            if guarded and responder.normalize is not None:
+            if responder.normalize is not None:
                 result = responder.normalize(result)
         except BaseException as error:
             if guarded:
                 import asyncio  # already imported: this is a coroutine
 
-                await asyncio.shield(offload(delivery.release))  # also when cancelled
-            answer = handled(error)
+                fail = functools.partial(processing.fail, error)
+                answer = await asyncio.shield(offload(fail))  # also when cancelled
+            else:
+                answer = processing.fail(error)
             if answer is None:
                 raise
             return responder.answer(answer)
-        if guarded:
-            await offload(functools.partial(delivery.finish, responder.status(result)))
+        finally:
+            processing.deactivate(token)
+        finish = functools.partial(processing.finish, responder.status(result))
+        await offload(finish) if guarded else finish()
         return cast(R, result)
 
 
