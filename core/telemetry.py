@@ -176,6 +176,7 @@ class Watch:
                 self._close = self._observer.begin()
             except Exception as error:  # noqa: BLE001 (an observer never breaks a delivery)
                 _observer_failed(self._observer, error)
+                self._close = _skip  # not begun: not ended either
         return self
 
     def activate(self) -> object:
@@ -252,6 +253,10 @@ class Watch:
                 _observer_failed(observer, error)
         if logger.isEnabledFor(level):
             _log(level, record)
+
+
+def _skip(record: DeliveryRecord) -> None:
+    pass
 
 
 def _log(level: int, record: DeliveryRecord) -> None:
