@@ -182,15 +182,14 @@ class Watch:
     def activate(self) -> object:
         """Make the span current (the handler's own spans become its children); a token for
         :meth:`deactivate`, ``None`` when there is no span."""
-        api = otel()
-        if self._span is None or api is None:
-            return None
-        return api.context.attach(api.trace.set_span_in_context(self._span))
+        span = self._span
+        api = otel() if span is not None else None
+        return None if api is None else api.context.attach(api.trace.set_span_in_context(span))
 
     def deactivate(self, token: object) -> None:
         """Undo :meth:`activate` (in the same context)."""
-        api = otel()
-        if token is not None and api is not None:
+        api = otel() if token is not None else None
+        if api is not None:
             api.context.detach(token)
 
     def answered(self, status: int | None) -> None:
