@@ -14,10 +14,9 @@ hooks, FastAPI's dependency) take the same steps one by one: :meth:`Endpoint.cla
 handler, then :meth:`Processing.finish` with the answer's status, or :meth:`Processing.fail`
 when it raised. :func:`wrap_view` is the one sync/async view wrapper.
 
-Every delivery is observed once (:mod:`qstash_receiver.telemetry`: a span, metric points, a
-log record), whichever step answers it: :meth:`Endpoint.verify` and :meth:`Endpoint.too_large`
-record their refusals, :meth:`Endpoint.refuse` those an adapter gives itself (a body cut
-short, a malformed request), and a verified delivery ends with its :class:`Processing`.
+Each delivery is observed once (:mod:`qstash_receiver.telemetry`): :meth:`Endpoint.verify`
+and :meth:`Endpoint.too_large` record their refusals, :meth:`Endpoint.refuse` those an adapter
+gives itself, and a verified delivery ends with its :class:`Processing`.
 """
 
 from __future__ import annotations
@@ -123,14 +122,18 @@ class Processing:
 
     def finish(self, status: int | None) -> None:
         """The handler answered with ``status``: complete the claim (2xx) or release it."""
-        self._claim.finish(status)
-        self._watch.answered(status)
+        try:
+            self._claim.finish(status)
+        finally:
+            self._watch.answered(status)
 
     def fail(self, error: BaseException | None = None) -> Answer | None:
         """The handler raised ``error`` (``None``: unknown): release the claim; the answer to
         give for it (:func:`handled`), ``None`` when it propagates."""
-        self._claim.release()
-        self._watch.raised(error)
+        try:
+            self._claim.release()
+        finally:
+            self._watch.raised(error)
         return handled(error) if error is not None else None
 
     def release(self) -> None:
@@ -177,11 +180,8 @@ class Endpoint:
         return None if answer is None else refused(answer, headers, self._observer)
 
     def refuse(self, answer: Answer, source: HeaderInput | VerifiedMessage | None = None) -> Answer:
-        """Record a delivery the adapter answers itself, before or instead of its handler (a
-        body over the limit while it streams, a malformed request); returns ``answer``.
-
-        ``source``: the request's headers, or its verified message.
-        """
+        """Record a delivery the adapter answers itself (a body over the limit while it
+        streams, a malformed request); ``source``: its headers or message. Returns ``answer``."""
         return refused(answer, source, self._observer)
 
     def verify(
