@@ -113,6 +113,9 @@ def _facts(message: VerifiedMessage | None, headers: Headers | None) -> Facts:
     )
 
 
+# From Endpoint.verify to the next step of the same request (claim, run): adapters call the
+# two in one context. A message verified and never run stays here until the context's next
+# verification (or its end); a step that finds another message starts its clock anew.
 _VERIFIED: ContextVar[tuple[VerifiedMessage, int] | None] = ContextVar(
     "qstash_receiver.verified", default=None
 )
