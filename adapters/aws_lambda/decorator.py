@@ -138,12 +138,9 @@ def verify_qstash(
             409 with ``Retry-After``, an unreachable store 503. A claim lasts at most the
             invocation's remaining time. The answer counts as handled when its
             ``statusCode`` is 2xx (HTTP APIs and Function URLs: also an answer without one).
-        metrics (Metrics | None): Powertools' ``Metrics``: each delivery is also counted
-            as EMF metrics ``QStashDeliveries`` and ``QStashDeliveryDuration`` with
-            ``region`` and ``outcome`` dimensions
+        metrics (Metrics | None), tracer (Tracer | None): Powertools' own: each delivery is
+            also EMF metrics with ``region`` and ``outcome`` dimensions and an X-Ray subsegment
             (:mod:`~qstash_receiver.adapters.aws_lambda.powertools`).
-        tracer (Tracer | None): Powertools' ``Tracer``: each delivery is also an X-Ray
-            subsegment ``## QStash delivery`` around the handler, annotated with its outcome.
 
     Environment variables read (default receiver): ``QSTASH_SIGNING_KEYS_SECRET``,
     ``QSTASH_SIGNING_KEYS_PARAMETER``, and those of ``load_config`` (``QSTASH_REGION``,
