@@ -77,7 +77,7 @@ async def verify_body(request: Request, endpoint: Endpoint) -> VerifiedMessage |
     message is in the scope and the body in Starlette's cache (``request.body()``)."""
     # Built once from ASGI's latin-1 byte pairs; the check copies it without the signature.
     headers = Headers(request.scope["headers"])
-    early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER))
+    early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER), headers)
     if early is not None:
         return early
     cached: bytes | None = getattr(request, "_body", None)  # read already (body parameters)

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import IO, Any
 
 from qstash_receiver import PayloadTooLargeError, Receiver
-from qstash_receiver.answers import CLIENT_GONE
+from qstash_receiver.answers import CLIENT_GONE, declared_too_large
 from qstash_receiver.headers import decimal
 from qstash_receiver.integration import Answer, Endpoint, Headers, refusal
 from qstash_receiver.names import CONTENT_LENGTH_HEADER
@@ -80,7 +80,7 @@ class StatusCapture:
 async def receive_body(headers: Headers, receive: Receive, endpoint: Endpoint) -> bytes | Answer:
     """The body from ``receive``, at most one chunk past the limit, or the answer to give
     (413; ``CLIENT_GONE`` when the client left mid-body)."""
-    early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER))
+    early = endpoint.too_large(headers.first(CONTENT_LENGTH_HEADER), headers)
     if early is not None:
         return early  # refused on its declared length: nothing read
     parts: list[bytes] = []
@@ -88,12 +88,12 @@ async def receive_body(headers: Headers, receive: Receive, endpoint: Endpoint) -
     while more and size <= limit:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return CLIENT_GONE
+            return endpoint.refuse(CLIENT_GONE, headers)
         parts.append(message.get("body", b""))
         size += len(parts[-1])
         more = message.get("more_body", False)
     if size > limit:  # refused without joining: no second copy
-        return refusal(PayloadTooLargeError(limit))
+        return endpoint.refuse(refusal(PayloadTooLargeError(limit)), headers)
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -127,9 +127,9 @@ class StartResponseCapture:
 def read_input(environ: Mapping[str, Any], endpoint: Endpoint) -> bytes | Answer:
     """The body of a WSGI request, read at most to the limit (plus one byte), or the 413."""
     declared = environ.get("CONTENT_LENGTH")
-    early = endpoint.too_large(declared)
-    if early is not None:
-        return early  # refused on its declared length: nothing read
+    early = declared_too_large(declared, endpoint.max_body_bytes)
+    if early is not None:  # refused on its declared length: nothing read
+        return endpoint.refuse(early, Headers.from_environ(environ))
     stream: IO[bytes] = environ["wsgi.input"]
     length = decimal(declared)
     if length is not None:
@@ -145,7 +145,7 @@ def read_input(environ: Mapping[str, Any], endpoint: Endpoint) -> bytes | Answer
         parts.append(chunk)
         size += len(chunk)
     if size > limit:
-        return refusal(PayloadTooLargeError(limit))
+        return endpoint.refuse(refusal(PayloadTooLargeError(limit)), Headers.from_environ(environ))
     return b"".join(parts)
 
 

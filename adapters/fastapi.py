@@ -45,9 +45,9 @@ from qstash_receiver import (
 )
 from qstash_receiver.integration import (
     Answer,
-    Delivery,
     Endpoint,
     Options,
+    Processing,
     handler_answer,
     refusal,
 )
@@ -94,15 +94,19 @@ async def rejection_handler(request: Request, exc: Exception) -> Response:
 async def _refused(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, (NonRetryableError, RetryLater)):
         raise TypeError("handles NonRetryableError and RetryLater only")
+    delivery = request.scope.pop(_DELIVERY, None)
+    if isinstance(delivery, Processing):  # ended here, with the route's exception
+        await delivery.fail_async(exc, offload)
     return answer(handler_answer(exc))
 
 
-_DELIVERY = "qstash_receiver.delivery"  # scope: the guard's claim, finished by _Finisher
+_DELIVERY = "qstash_receiver.delivery"  # scope: the Processing, ended by _Finisher
 _FINISHER = "qstash_receiver.finisher"  # scope: set when install()'s middleware runs
 
 
 class _Finisher:
-    """Pure ASGI: completes or releases the guard's claim by the status the app answers with."""
+    """Pure ASGI: ends each delivery (the guard's claim, its telemetry) by the status the app
+    answers with."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -114,13 +118,13 @@ class _Finisher:
         sending = StatusCapture(send)
         try:
             await self.app(scope, receive, sending)
-        except BaseException:
+        except BaseException as error:
             delivery = scope.pop(_DELIVERY, None)
-            if isinstance(delivery, Delivery):
-                await delivery.release_async(offload)
+            if isinstance(delivery, Processing):
+                await delivery.fail_async(error, offload)
             raise
         delivery = scope.pop(_DELIVERY, None)
-        if isinstance(delivery, Delivery):
+        if isinstance(delivery, Processing):
             await delivery.finish_async(sending.status, offload)
         return None
 
@@ -219,16 +223,24 @@ class QStashVerifier:
         return inspect.signature(self.__call__)
 
     async def __call__(self, request: Request) -> VerifiedMessage:
-        result = await verify_body(request, self._endpoint)
+        endpoint = self._endpoint
+        result = await verify_body(request, endpoint)
         if isinstance(result, Answer):
             raise QStashRejected(result)
-        if self._endpoint.options.dedupe is not None and _DELIVERY not in request.scope:
-            if not request.scope.get(_FINISHER):  # an app the start-up check did not see
-                raise QStashRejected(refusal(ConfigError(_MISSING_INSTALL)))
-            delivery = await self._endpoint.claim_async(result, offload)
-            if isinstance(delivery, Answer):
-                raise QStashRejected(delivery)
-            request.scope[_DELIVERY] = delivery
+        if _DELIVERY in request.scope:  # a second QStashVerifier on the route: ended once
+            return result
+        if not request.scope.get(_FINISHER):  # nothing would see the route's answer
+            if endpoint.options.dedupe is not None:  # an app the start-up check did not see
+                missing = refusal(ConfigError(_MISSING_INSTALL))
+                raise QStashRejected(endpoint.refuse(missing, result))
+            handed = endpoint.claim(result)  # no guard: recorded as handed over, handled
+            if isinstance(handed, Processing):
+                handed.finish(200)
+            return result
+        delivery = await endpoint.claim_async(result, offload)
+        if isinstance(delivery, Answer):
+            raise QStashRejected(delivery)
+        request.scope[_DELIVERY] = delivery
         return result
 
 

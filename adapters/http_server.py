@@ -54,12 +54,13 @@ def get_message(handler: BaseHTTPRequestHandler) -> VerifiedMessage:
 
 def _read(handler: BaseHTTPRequestHandler, endpoint: Endpoint) -> bytes | Answer:
     lengths = handler.headers.get_all("Content-Length") or []
-    if handler.headers.get("Transfer-Encoding") is not None or len(set(lengths)) > 1:
-        return LENGTH_REQUIRED
     declared = lengths[0].strip() if lengths else "0"
-    early = endpoint.too_large(declared)  # 413, nothing read
     length = decimal(declared)
-    return early or (LENGTH_REQUIRED if length is None else handler.rfile.read(length))
+    chunked = handler.headers.get("Transfer-Encoding") is not None or len(set(lengths)) > 1
+    if chunked or length is None:
+        return endpoint.refuse(LENGTH_REQUIRED, list(handler.headers.items()))
+    early = endpoint.too_large(declared, list(handler.headers.items()))  # 413, nothing read
+    return early or handler.rfile.read(length)
 
 
 def _answer(handler: BaseHTTPRequestHandler, answer: Answer, unread: bool = False) -> None:

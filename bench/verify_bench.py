@@ -9,7 +9,8 @@ Compares, in one process, the cost of one ``verify`` call of
 Implementations alternate inside every round so that machine noise hits all of them alike; each
 figure is the minimum over rounds of the mean time per call within a round.
 Then it prints the targets of issue 2 with PASS/MISS, and runs bench/adapter_bench.py (the
-per-request cost of each adapter) and bench/import_bench.py.
+per-request cost of each adapter), bench/import_bench.py and bench/telemetry_bench.py (what
+the delivery telemetry adds to one delivery).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import adapter_bench  # beside this file (the script's directory is on sys.path)
 import import_bench
 import qstash
+import telemetry_bench
 import timing
 
 from qstash_receiver import Receiver, SignatureError, load_config
@@ -201,6 +203,8 @@ def main() -> None:
     adapter_bench.main([])
     print()
     import_bench.main()
+    print()
+    telemetry_bench.main()
 
 
 if __name__ == "__main__":

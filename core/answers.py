@@ -86,21 +86,16 @@ def answer_for(error: QStashError) -> Answer:
     return Answer(error.status_code, error.reason, error.response_headers, error.response_detail)
 
 
-def refusal(error: QStashError, message_id: str | None = None) -> Answer:
-    """The answer to a delivery refused before its handler ran, logged.
+def refusal(error: QStashError) -> Answer:
+    """The answer to a delivery refused before its handler ran.
 
-    A 5xx is our own fault (no keys, a store down): logged at ERROR with what is missing
-    (never a key). Anything else comes from the caller: INFO.
+    A 5xx is our own fault (no keys, a store down): its cause is logged at ERROR (logger
+    ``qstash_receiver``; never a key). Every refusal is also a record of the delivery log
+    (:mod:`qstash_receiver.telemetry`), written by the lifecycle.
     """
     answer = answer_for(error)
     if answer.status >= 500:
         logger.error("QStash delivery answered %d: %s", answer.status, error)
-    else:
-        logger.info(
-            "QStash delivery rejected: %s (message id %r)",  # %r: the id is client-supplied
-            answer.reason,
-            (message_id or "-")[:64],
-        )
     return answer
 
 
@@ -111,9 +106,7 @@ def declared_too_large(content_length: object, max_body_bytes: int) -> Answer | 
     length = decimal(content_length)
     if length is None or length <= max_body_bytes:
         return None
-    answer = answer_for(PayloadTooLargeError(max_body_bytes))
-    logger.info("QStash delivery rejected: %s (declared %d bytes)", answer.reason, length)
-    return answer
+    return answer_for(PayloadTooLargeError(max_body_bytes))
 
 
 def is_success(status: int | None) -> bool:
@@ -122,14 +115,6 @@ def is_success(status: int | None) -> bool:
 
 
 def handler_answer(error: NonRetryableError | RetryLater) -> Answer:
-    """The answer to a handler that raised ``NonRetryableError`` (489) or ``RetryLater`` (503)."""
-    if isinstance(error, NonRetryableError):
-        # The handler's text as the answer carries it: one line, no control characters (a
-        # raw newline would forge a log line).
-        logger.warning(
-            "QStash handler refused the message for good (489, no retry): %s",
-            error.response_detail or error.reason,
-        )
-    else:
-        logger.info("QStash handler asked for a retry in %d s", error.delay)
+    """The answer to a handler that raised ``NonRetryableError`` (489) or ``RetryLater`` (503)
+    (the delivery log records it: :mod:`qstash_receiver.telemetry`)."""
     return answer_for(error)

@@ -20,6 +20,7 @@ from .headers import Headers
 from .lifecycle import (
     Endpoint,
     Offload,
+    Processing,
     ReceiverFactory,
     Responder,
     handled,
@@ -49,6 +50,7 @@ __all__ = [
     "refusal",
     "to_thread",
     "wrap_view",
+    "Processing",
 ]
 
 

@@ -11,8 +11,12 @@ completed or released by the status of the handler's answer.
 
 Integrations that see the request and the response at different hooks (Flask's blueprint
 hooks, FastAPI's dependency) take the same steps one by one: :meth:`Endpoint.claim` before the
-handler, then :meth:`Delivery.finish` with the answer's status, or :meth:`Delivery.release` and
-:func:`handled` when it raised. :func:`wrap_view` is the one sync/async view wrapper.
+handler, then :meth:`Processing.finish` with the answer's status, or :meth:`Processing.fail`
+when it raised. :func:`wrap_view` is the one sync/async view wrapper.
+
+Each delivery is observed once (:mod:`qstash_receiver.telemetry`): :meth:`Endpoint.verify`
+and :meth:`Endpoint.too_large` record their refusals, :meth:`Endpoint.refuse` those an adapter
+gives itself, and a verified delivery ends with its :class:`Processing`.
 """
 
 from __future__ import annotations
@@ -20,25 +24,26 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
-from . import names as N
-from .answers import Answer, declared_too_large, handler_answer, refusal
+from .answers import Answer, declared_too_large, refusal
 from .errors import PayloadTooLargeError, QStashError
-from .guard import UNGUARDED, Delivery, claim, claim_async
-from .headers import HeaderInput, Headers
+from .guard import Offload, claim, claim_async
+from .headers import HeaderInput
 from .message import VerifiedMessage
 from .options import Options
-from .retry_control import NonRetryableError, RetryLater
+from .processing import Processing, handled
+from .telemetry import Observer, Watch, handed_over, refused, taken
 from .token import raw_body
 from .verify import Receiver
 
 __all__ = [
-    "Delivery",
     "Endpoint",
     "Offload",
+    "Processing",
     "ReceiverFactory",
     "Responder",
     "handled",
@@ -55,8 +60,6 @@ T = TypeVar("T")
 #: An adapter's default receiver: one receiver, or a function giving the receiver for the
 #: current request (Flask: the current app's). It may raise ``ConfigError`` (answered 500).
 ReceiverFactory = Receiver | Callable[[], Receiver]
-#: Runs a blocking call of the guard's store from a coroutine (a worker thread by default).
-Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
 
 
 # Not frozen: the Lambda adapter builds one per request (it answers in the event's own shape).
@@ -80,17 +83,9 @@ class Responder(Generic[R]):
 
 def to_thread(call: Callable[[], T]) -> Awaitable[T]:
     """The default :data:`Offload`: ``asyncio.to_thread``."""
-    import asyncio  # here: sync-only platforms (Lambda) never pay for importing asyncio
+    import asyncio  # here: importing asyncio costs sync-only platforms (Lambda) ~10 ms
 
     return asyncio.to_thread(call)
-
-
-def handled(error: BaseException) -> Answer | None:
-    """The answer to a handler's exception: 489 for ``NonRetryableError``, 503 for
-    ``RetryLater``; ``None`` for any other (it propagates, and the platform answers 500)."""
-    if isinstance(error, (NonRetryableError, RetryLater)):
-        return handler_answer(error)
-    return None
 
 
 class Endpoint:
@@ -100,11 +95,20 @@ class Endpoint:
     Args:
         options: the view's options.
         default_receiver: used when ``options.receiver`` is ``None``.
+        observer: another observer of its deliveries (Powertools' metrics and tracer).
     """
 
-    __slots__ = ("_dedupe", "_receiver", "_tolerance", "_url", "max_body_bytes", "options")
+    __slots__ = (
+        "_dedupe", "_observer", "_receiver", "_tolerance", "_url", "max_body_bytes", "options",
+    )  # fmt: skip
 
-    def __init__(self, options: Options, default_receiver: ReceiverFactory) -> None:
+    def __init__(
+        self,
+        options: Options,
+        default_receiver: ReceiverFactory,
+        *,
+        observer: Observer | None = None,
+    ) -> None:
         self.options = options
         self.max_body_bytes = options.max_body_bytes
         self._receiver: ReceiverFactory = (
@@ -112,19 +116,30 @@ class Endpoint:
         )
         self._url, self._tolerance = options.url, options.clock_tolerance
         self._dedupe = options.dedupe
+        self._observer = observer
 
-    def too_large(self, content_length: object) -> Answer | None:
-        """A 413 when a declared ``Content-Length`` exceeds the limit (check before reading)."""
-        return declared_too_large(content_length, self.max_body_bytes)
+    def too_large(
+        self, content_length: object, headers: HeaderInput | None = None
+    ) -> Answer | None:
+        """A 413 when a declared ``Content-Length`` exceeds the limit (check before reading),
+        recorded with ``headers`` (see :meth:`refuse`)."""
+        answer = declared_too_large(content_length, self.max_body_bytes)
+        return None if answer is None else refused(answer, headers, self._observer)
+
+    def refuse(self, answer: Answer, source: HeaderInput | VerifiedMessage | None = None) -> Answer:
+        """Record a delivery the adapter answers itself (a body over the limit while it
+        streams, a malformed request); ``source``: its headers or message. Returns ``answer``."""
+        return refused(answer, source, self._observer)
 
     def verify(
         self, headers: HeaderInput, body: object, request: object = None
     ) -> VerifiedMessage | Answer:
         """Verify one request; ``request`` is what a callable ``url`` option is given.
 
-        Returns the complete message, or the answer to give (401, 413, 500). Never raises
-        for bad input (odd header names or values, a body that is not bytes or text).
+        Returns the complete message, or the answer to give (401, 413, 500), recorded. Never
+        raises for bad input (odd header names or values, a body that is not bytes or text).
         """
+        started = time.perf_counter_ns()
         url = self._url
         if url is not None and not isinstance(url, str):
             url = url(request)
@@ -134,27 +149,38 @@ class Endpoint:
             receiver = source if isinstance(source, Receiver) else source()
             if len(raw) > self.max_body_bytes:
                 raise PayloadTooLargeError(self.max_body_bytes)
-            return receiver.verify_request(headers, raw, url=url, clock_tolerance=self._tolerance)
+            message = receiver.verify_request(
+                headers, raw, url=url, clock_tolerance=self._tolerance
+            )
         except QStashError as error:
-            try:
-                message_id = Headers(headers).first(N.MESSAGE_ID_HEADER)
-            except TypeError:  # no headers at all
-                message_id = None
-            return refusal(error, message_id)
+            return refused(refusal(error), headers, self._observer, started)
+        handed_over(message, started)  # the next step's span and duration start here
+        return message
 
-    def claim(self, message: VerifiedMessage, lease: float | None = None) -> Delivery | Answer:
+    def _claim(
+        self, message: VerifiedMessage, lease: float | None, watch: Watch
+    ) -> Processing | Answer:
+        claimed = claim(self._dedupe, message, lease, self._tolerance)
+        return watch.refused(claimed) if isinstance(claimed, Answer) else Processing(claimed, watch)
+
+    def _watch(self, message: VerifiedMessage) -> Watch:
+        return Watch(self._observer, taken(message), message).start()
+
+    def claim(self, message: VerifiedMessage, lease: float | None = None) -> Processing | Answer:
         """Claim ``message`` in the guard's store before its handler runs.
 
-        See :func:`qstash_receiver.guard.claim`: the :class:`~qstash_receiver.guard.Delivery`
-        to finish, or the answer to give without running the handler (200, 409, 401, 503).
+        See :func:`qstash_receiver.guard.claim`: the :class:`Processing` to finish, or the
+        answer to give without running the handler (200, 409, 503), recorded.
         """
-        return claim(self._dedupe, message, lease, self._tolerance)
+        return self._claim(message, lease, self._watch(message))
 
     async def claim_async(
         self, message: VerifiedMessage, offload: Offload, lease: float | None = None
-    ) -> Delivery | Answer:
+    ) -> Processing | Answer:
         """:meth:`claim` from a coroutine (an async store on the loop, a sync one offloaded)."""
-        return await claim_async(self._dedupe, message, offload, lease, self._tolerance)
+        watch = self._watch(message)
+        claimed = await claim_async(self._dedupe, message, offload, lease, self._tolerance)
+        return watch.refused(claimed) if isinstance(claimed, Answer) else Processing(claimed, watch)
 
     def run(
         self,
@@ -169,22 +195,22 @@ class Endpoint:
         The handler's ``NonRetryableError`` / ``RetryLater`` become their answers (489 /
         503); its other exceptions propagate once the claim is released.
         """
-        delivery = self.claim(message, lease)
-        if isinstance(delivery, Answer):
-            return responder.answer(delivery)
-        guarded = delivery.guarded
+        processing = self.claim(message, lease)
+        if isinstance(processing, Answer):
+            return responder.answer(processing)
+        token = processing.activate()
         try:
             result = call()
-            if guarded and responder.normalize is not None:
+            if responder.normalize is not None:
                 result = responder.normalize(result)
         except BaseException as error:
-            delivery.release()
-            answer = handled(error)
+            answer = processing.fail(error)
             if answer is None:
                 raise
             return responder.answer(answer)
-        if guarded:
-            delivery.finish(responder.status(result))
+        finally:
+            processing.deactivate(token)
+        processing.finish(responder.status(result))
         return cast(R, result)
 
     async def run_async(
@@ -199,26 +225,34 @@ class Endpoint:
         """:meth:`run` for a coroutine handler; an async store is awaited on the loop, a sync
         store's calls go to ``offload`` (default: a worker thread; Django passes
         ``sync_to_async``)."""
-        guarded = self._dedupe is not None
-        delivery = await self.claim_async(message, offload, lease) if guarded else UNGUARDED
-        if isinstance(delivery, Answer):
-            return responder.answer(delivery)
-        guarded = delivery.guarded
+        processing: Processing | Answer = (
+            await self.claim_async(message, offload, lease)
+            if self._dedupe is not None
+            else self._claim(message, lease, self._watch(message))
+        )
+        if isinstance(processing, Answer):
+            return responder.answer(processing)
+        guarded, token = processing.guarded, processing.activate()
         try:
             result = await call()
-            if guarded and responder.normalize is not None:
+            if responder.normalize is not None:
                 result = responder.normalize(result)
         except BaseException as error:
             if guarded:
                 import asyncio  # already imported: this is a coroutine
 
-                await asyncio.shield(delivery.release_async(offload))  # also when cancelled
-            answer = handled(error)
+                answer = await asyncio.shield(
+                    processing.fail_async(error, offload)
+                )  # cancelled too
+            else:
+                answer = processing.fail(error)
             if answer is None:
                 raise
             return responder.answer(answer)
-        if guarded:
-            await delivery.finish_async(responder.status(result), offload)
+        finally:
+            processing.deactivate(token)
+        status = responder.status(result)
+        await processing.finish_async(status, offload) if guarded else processing.finish(status)
         return cast(R, result)
 
 

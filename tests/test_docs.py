@@ -63,6 +63,8 @@ PUBLIC_MODULES = (
     "qstash_receiver.adapters.wsgi",
     "qstash_receiver.adapters.asgi",
     "qstash_receiver.adapters.http_server",
+    "qstash_receiver.telemetry",
+    "qstash_receiver.adapters.aws_lambda.powertools",
 )
 # They arrive with the at-least-once work; each must get its reference entry (a `::: module`
 # line where the reference page's comment says) as soon as it exists.

@@ -65,9 +65,11 @@ def test_no_signing_keys_is_a_retryable_500(
     )
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert HANDLED["msg_fastapi_no_keys"] == 0
-    # Only the library's own line (the operator's cue), no framework traceback.
+    # Only the library's own lines (the cause, the operator's cue; the delivery's record), no
+    # framework traceback.
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert [r.name for r in errors] == ["qstash_receiver"]
+    assert [r.name for r in errors] == ["qstash_receiver", "qstash_receiver.delivery"]
+    assert getattr(errors[1], "qstash_outcome", None) == "unavailable"
     assert all(r.exc_info is None for r in caplog.records)
 
 

@@ -16,9 +16,11 @@ from qstash_receiver.integration import Answer, Endpoint, Options, Responder
 from .events import to_proxy_event, verify_event
 from .keys import receiver_from_env
 from .message import QStashEvent
+from .powertools import observer
 from .responses import answer_response
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics, Tracer
     from typing_extensions import Unpack
 
     from qstash_receiver.integration import OptionArgs
@@ -35,10 +37,13 @@ LambdaHandler = Callable[[dict[str, Any], Any], R]
 VerifiedHandler = Callable[[dict[str, Any], Any], R | dict[str, Any]]
 
 
-def endpoint(options: Options) -> Endpoint:
+def endpoint(
+    options: Options, metrics: Metrics | None = None, tracer: Tracer | None = None
+) -> Endpoint:
     """A Lambda endpoint: its own receiver, or :func:`receiver_from_env` built on first use
-    (and kept; a ``ConfigError`` is not kept, so a fixed environment takes effect)."""
-    return Endpoint(options, functools.cache(receiver_from_env))
+    (and kept; a ``ConfigError`` is not kept, so a fixed environment takes effect); its
+    deliveries also go to Powertools' ``metrics`` and ``tracer`` when given."""
+    return Endpoint(options, functools.cache(receiver_from_env), observer=observer(metrics, tracer))
 
 
 def answer_status(proxy: BaseProxyEvent, answer: object) -> int | None:
@@ -91,10 +96,18 @@ def _decorate(handler: LambdaHandler[R], endpoint: Endpoint) -> VerifiedHandler[
 def verify_qstash(handler: LambdaHandler[R], /) -> VerifiedHandler[R]: ...
 @overload
 def verify_qstash(
+    *,
+    metrics: Metrics | None = None,
+    tracer: Tracer | None = None,
     **options: Unpack[OptionArgs],
 ) -> Callable[[LambdaHandler[R]], VerifiedHandler[R]]: ...
 def verify_qstash(
-    handler: LambdaHandler[R] | None = None, /, **options: Unpack[OptionArgs]
+    handler: LambdaHandler[R] | None = None,
+    /,
+    *,
+    metrics: Metrics | None = None,
+    tracer: Tracer | None = None,
+    **options: Unpack[OptionArgs],
 ) -> VerifiedHandler[R] | Callable[[LambdaHandler[R]], VerifiedHandler[R]]:
     """Verify QStash deliveries before a Lambda handler ``handler(event, context)`` runs.
 
@@ -125,6 +138,9 @@ def verify_qstash(
             409 with ``Retry-After``, an unreachable store 503. A claim lasts at most the
             invocation's remaining time. The answer counts as handled when its
             ``statusCode`` is 2xx (HTTP APIs and Function URLs: also an answer without one).
+        metrics (Metrics | None), tracer (Tracer | None): Powertools' own: each delivery is
+            also EMF metrics with ``region`` and ``outcome`` dimensions and an X-Ray subsegment
+            (:mod:`~qstash_receiver.adapters.aws_lambda.powertools`).
 
     Environment variables read (default receiver): ``QSTASH_SIGNING_KEYS_SECRET``,
     ``QSTASH_SIGNING_KEYS_PARAMETER``, and those of ``load_config`` (``QSTASH_REGION``,
@@ -137,7 +153,7 @@ def verify_qstash(
             no HTTP answer to give, so the invocation fails visibly. The handler's own
             exceptions propagate (after the guard's claim is released).
     """
-    checked = endpoint(Options(**options))
+    checked = endpoint(Options(**options), metrics, tracer)
     if handler is None:
         return functools.partial(_decorate, endpoint=checked)
     return _decorate(handler, checked)

@@ -126,7 +126,5 @@ def verify_event(proxy: BaseProxyEvent, endpoint: Endpoint) -> VerifiedMessage |
     try:
         headers, body = request_parts(proxy)
     except MalformedBodyError as error:
-        rejection = answer_for(error)
-        logger.info("QStash delivery rejected: %s (Lambda event body)", rejection.reason)
-        return rejection
+        return endpoint.refuse(answer_for(error), _headers(proxy))
     return endpoint.verify(headers, body, proxy.raw_event)

@@ -17,6 +17,7 @@ from .events import verify_event
 from .message import MESSAGE_KEY, get_message
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics, Tracer
     from typing_extensions import Unpack
 
     from qstash_receiver.integration import OptionArgs
@@ -60,14 +61,22 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             on the first request (environment variables as for ``verify_qstash``).
         dedupe (DedupeStore | None): a duplicate-delivery guard store, as for ``verify_qstash``;
             the route's ``Response`` counts as handled when its status is 2xx.
+        metrics (Metrics | None), tracer (Tracer | None): Powertools' own, as for
+            ``verify_qstash``: deliveries become EMF metrics and X-Ray subsegments.
 
     Raises:
         ValueError, TypeError: invalid options.
     """
 
-    def __init__(self, **options: Unpack[OptionArgs]) -> None:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics | None = None,
+        tracer: Tracer | None = None,
+        **options: Unpack[OptionArgs],
+    ) -> None:
         super().__init__()
-        self._endpoint = endpoint(Options(**options))
+        self._endpoint = endpoint(Options(**options), metrics, tracer)
 
     def handler(self, app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
         """Verify, then call the next middleware or the route; or answer the rejection."""

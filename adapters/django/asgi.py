@@ -26,6 +26,7 @@ from typing import Any
 from qstash_receiver import PayloadTooLargeError
 from qstash_receiver.answers import declared_too_large
 from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES, Options, answer_for
+from qstash_receiver.telemetry import refused as record
 
 __all__ = ["ASGIApp", "limit_body"]
 
@@ -101,6 +102,7 @@ def limit_body(
             await application(scope, receive, send)
             return
         if declared_too_large(_declared_length(scope), limit) is not None:
+            record(rejection, scope.get("headers"))  # the delivery log's record, its span
             await send(start)
             await send(answer)
             return
@@ -116,6 +118,7 @@ def limit_body(
                 received += len(message.get("body", b""))
                 if received > limit:
                     refused = True
+                    record(rejection, scope.get("headers"))
                     if not started:  # else the application's own answer is under way
                         await send(start)
                         await send(answer)

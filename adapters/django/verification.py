@@ -19,7 +19,6 @@ from qstash_receiver.integration import (
     Headers,
     Options,
     Responder,
-    refusal,
 )
 
 from .settings import default_receiver
@@ -70,21 +69,22 @@ def offload(call: Callable[[], Any]) -> Any:
 def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | VerifiedMessage:
     """Verify ``request``: the message (also attached to it) or the rejection's response."""
     declared = request.META.get("CONTENT_LENGTH")
+    headers = Headers.from_environ(request.META)
     if declared and decimal(declared) is None:
         # runserver passes a malformed length on; Django 5 then fails on request.body, but
         # Django 6 reads it as 0 and the check would say body_mismatch: refuse it here.
-        return _answer(refusal(MalformedBodyError()))
-    early = endpoint.too_large(declared)
+        return _answer(endpoint.refuse(answer_for(MalformedBodyError()), headers))
+    early = endpoint.too_large(declared, headers)
     if early is not None:
         return _answer(early)
     try:
         body = request.body  # the only read; later request.body calls reuse it
     except RequestDataTooBig:  # Django would answer 400; the delivery is too large: 413
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or endpoint.max_body_bytes
-        return _answer(refusal(PayloadTooLargeError(limit)))
+        return _answer(endpoint.refuse(answer_for(PayloadTooLargeError(limit)), headers))
     except ValueError:  # a malformed Content-Length that the server passed on (runserver)
-        return _answer(refusal(MalformedBodyError()))
-    result = endpoint.verify(Headers.from_environ(request.META), body, request)
+        return _answer(endpoint.refuse(answer_for(MalformedBodyError()), headers))
+    result = endpoint.verify(headers, body, request)
     if isinstance(result, Answer):
         return _answer(result)
     setattr(request, MESSAGE_ATTRIBUTE, result)

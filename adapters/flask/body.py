@@ -13,7 +13,7 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "flask") from None
 
 from qstash_receiver import PayloadTooLargeError
-from qstash_receiver.integration import Answer, Endpoint, refusal
+from qstash_receiver.integration import Answer, Endpoint, Headers, answer_for
 
 __all__ = ["read_body"]
 
@@ -66,6 +66,10 @@ def read_body(request: Request, endpoint: Endpoint) -> bytes | Answer:
     # Too large. Whatever reads the body after this view (functions-framework's own
     # after_request hook reads it whole) finds it consumed; the server discards the rest.
     request.stream = io.BytesIO()
+    headers = Headers.from_environ(request.environ)  # for the delivery's record
     if flask_answers:
+        endpoint.refuse(answer_for(PayloadTooLargeError(cap)), headers)  # recorded
         raise RequestEntityTooLarge()  # Flask's own 413 (an app's errorhandler applies)
-    return endpoint.too_large(declared) or refusal(PayloadTooLargeError(limit))
+    return endpoint.too_large(declared, headers) or endpoint.refuse(
+        answer_for(PayloadTooLargeError(limit)), headers
+    )

@@ -13,7 +13,7 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "flask") from None
 
 from qstash_receiver import NonRetryableError, Receiver, RetryLater, VerifiedMessage, load_config
-from qstash_receiver.integration import Answer, Delivery, Endpoint, Options, handler_answer
+from qstash_receiver.integration import Answer, Endpoint, Options, Processing, handler_answer
 from qstash_receiver.sources import overlay_settings
 
 from .verification import EXTENSION, RECEIVER, answer, verify_current
@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 
 __all__ = ["QStash", "protect"]
 
-_DELIVERY = "_qstash_delivery"  # flask.g: the guard's claim between protect()'s hooks
+_DELIVERY = "_qstash_delivery"  # flask.g: the Processing between protect()'s hooks
 
 
 def protect(scope: Blueprint | Flask, endpoint: Endpoint) -> None:
     """Verify every request of ``scope`` (a blueprint or app) before its views, through hooks."""
     # Hooks instead of a wrapper: claim before the view, finish once its response exists
-    # (after_request also sees error handlers' answers), release if the request died.
+    # (after_request also sees error handlers' answers), fail if the request died; each
+    # delivery is ended once (popped from flask.g).
     check = verify_current(endpoint)
 
     def before() -> Response | None:
@@ -46,17 +47,19 @@ def protect(scope: Blueprint | Flask, endpoint: Endpoint) -> None:
 
     def after(response: Response) -> Response:
         delivery = g.pop(_DELIVERY, None)
-        if isinstance(delivery, Delivery):
+        if isinstance(delivery, Processing):
             delivery.finish(response.status_code)
         return response
 
-    def teardown(_: BaseException | None) -> None:
+    def teardown(error: BaseException | None) -> None:
         delivery = g.pop(_DELIVERY, None)
-        if isinstance(delivery, Delivery):
-            delivery.release()
+        if isinstance(delivery, Processing):
+            delivery.fail(error)
 
     def refused(error: Exception) -> Response:
-        return answer(handler_answer(cast(NonRetryableError | RetryLater, error)))
+        delivery = g.pop(_DELIVERY, None)  # the view's NonRetryableError / RetryLater
+        fixed = delivery.fail(error) if isinstance(delivery, Processing) else None
+        return answer(fixed or handler_answer(cast(NonRetryableError | RetryLater, error)))
 
     scope.before_request(before)
     scope.after_request(after)

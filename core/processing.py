@@ -1,0 +1,82 @@
+"""A verified delivery between its claim and its answer: the guard's claim and the telemetry.
+
+:class:`Processing` ends both once, by :meth:`~Processing.finish` (the handler answered) or
+:meth:`~Processing.fail` (it raised); :func:`handled` says which answer a handler's exception
+gets. :class:`~qstash_receiver.lifecycle.Endpoint` builds one per delivery.
+"""
+
+from __future__ import annotations
+
+from .answers import Answer, handler_answer
+from .guard import Delivery, Offload
+from .retry_control import NonRetryableError, RetryLater
+from .telemetry import Watch
+
+__all__ = ["Processing", "handled"]
+
+
+def handled(error: BaseException) -> Answer | None:
+    """The answer to a handler's exception: 489 for ``NonRetryableError``, 503 for
+    ``RetryLater``; ``None`` for any other (it propagates, and the platform answers 500)."""
+    if isinstance(error, (NonRetryableError, RetryLater)):
+        return handler_answer(error)
+    return None
+
+
+class Processing:
+    """A verified delivery from its claim to its answer: the duplicate guard's claim and the
+    delivery's telemetry, both ended once, by :meth:`finish` or :meth:`fail`."""
+
+    __slots__ = ("_claim", "_watch")
+
+    def __init__(self, claim: Delivery, watch: Watch) -> None:
+        self._claim, self._watch = claim, watch
+
+    @property
+    def guarded(self) -> bool:
+        """Whether a guard's claim is held (ending it then calls the store: offload it)."""
+        return self._claim.guarded
+
+    def activate(self) -> object:
+        """Make the delivery's span current while the handler runs; pass the token returned
+        to :meth:`deactivate`, in the same context."""
+        return self._watch.activate()
+
+    def deactivate(self, token: object) -> None:
+        """Undo :meth:`activate`."""
+        self._watch.deactivate(token)
+
+    def finish(self, status: int | None) -> None:
+        """The handler answered with ``status``: complete the claim (2xx) or release it."""
+        try:
+            self._claim.finish(status)
+        finally:
+            self._watch.answered(status)
+
+    def fail(self, error: BaseException | None = None) -> Answer | None:
+        """The handler raised ``error`` (``None``: unknown): release the claim; the answer to
+        give for it (:func:`handled`), ``None`` when it propagates."""
+        try:
+            self._claim.release()
+        finally:
+            self._watch.raised(error)
+        return handled(error) if error is not None else None
+
+    def release(self) -> None:
+        """:meth:`fail` for an unknown error (the guard's ``Delivery`` spelling)."""
+        self.fail()
+
+    async def finish_async(self, status: int | None, offload: Offload) -> None:
+        """:meth:`finish` from a coroutine (an async store awaited, a sync one offloaded)."""
+        try:
+            await self._claim.finish_async(status, offload)
+        finally:
+            self._watch.answered(status)
+
+    async def fail_async(self, error: BaseException, offload: Offload) -> Answer | None:
+        """:meth:`fail` from a coroutine."""
+        try:
+            await self._claim.release_async(offload)
+        finally:
+            self._watch.raised(error)
+        return handled(error)
