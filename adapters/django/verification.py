@@ -19,6 +19,7 @@ from qstash_receiver.integration import (
     Headers,
     Options,
     Responder,
+    refusal,
 )
 
 from .settings import default_receiver
@@ -73,7 +74,7 @@ def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | V
     if declared and decimal(declared) is None:
         # runserver passes a malformed length on; Django 5 then fails on request.body, but
         # Django 6 reads it as 0 and the check would say body_mismatch: refuse it here.
-        return _answer(endpoint.refuse(answer_for(MalformedBodyError()), headers))
+        return _answer(endpoint.refuse(refusal(MalformedBodyError()), headers))
     early = endpoint.too_large(declared, headers)
     if early is not None:
         return _answer(early)
@@ -81,9 +82,9 @@ def verify_request(request: HttpRequest, endpoint: Endpoint) -> HttpResponse | V
         body = request.body  # the only read; later request.body calls reuse it
     except RequestDataTooBig:  # Django would answer 400; the delivery is too large: 413
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or endpoint.max_body_bytes
-        return _answer(endpoint.refuse(answer_for(PayloadTooLargeError(limit)), headers))
+        return _answer(endpoint.refuse(refusal(PayloadTooLargeError(limit)), headers))
     except ValueError:  # a malformed Content-Length that the server passed on (runserver)
-        return _answer(endpoint.refuse(answer_for(MalformedBodyError()), headers))
+        return _answer(endpoint.refuse(refusal(MalformedBodyError()), headers))
     result = endpoint.verify(headers, body, request)
     if isinstance(result, Answer):
         return _answer(result)
