@@ -228,7 +228,18 @@ def raw_exchange(base: str, head: bytes, chunks: list[bytes], stop_after: int) -
                 break
             connection.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             sent += len(chunk)
-        return connection.recv(4096)
+        answer = b""
+        while b"\r\n\r\n" not in answer:  # the head, then as much body as it declares
+            answer += connection.recv(4096)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(body) < length:
+            body += connection.recv(4096)
+        return head + b"\r\n\r\n" + body
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

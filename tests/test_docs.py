@@ -57,6 +57,9 @@ PUBLIC_MODULES = (
     "qstash_receiver.adapters.django.asgi",
     "qstash_receiver.adapters.fastapi",
     "qstash_receiver.adapters.starlette",
+    "qstash_receiver.adapters.aiohttp",
+    "qstash_receiver.adapters.azure_functions",
+    "qstash_receiver.adapters.workflow",
 )
 # They arrive with the at-least-once work; each must get its reference entry (a `::: module`
 # line where the reference page's comment says) as soon as it exists.

@@ -47,6 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
+        # One request per connection: a client that is never closed (the SDK's have no close())
+        # then holds no open socket.
+        self.close_connection = True
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = json.loads(raw) if raw else None
         path = self.path.split("?", 1)[0]
@@ -59,11 +62,13 @@ class _Handler(BaseHTTPRequestHandler):
             answer = ""
         else:
             self.send_response(404)
+            self.send_header("Connection", "close")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
         data = answer.encode()
         self.send_response(200)
+        self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
