@@ -63,10 +63,10 @@ async def _verify(endpoint: Endpoint, request: web.BaseRequest) -> VerifiedMessa
     early = endpoint.too_large(request.content_length)
     if early is not None:
         return early
-    limit, parts, size = endpoint.max_body_bytes, list[bytes](), 0
+    limit, parts, size, stream = endpoint.max_body_bytes, list[bytes](), 0, request.content
     try:
-        while size <= limit:  # at most limit + 1 bytes, whatever the client sends
-            chunk = await request.content.read(min(_CHUNK, limit + 1 - size))
+        while size <= limit and not stream.at_eof():  # at most limit + 1 bytes, whatever is sent
+            chunk = await stream.read(min(_CHUNK, limit + 1 - size))
             if not chunk:
                 break
             parts.append(chunk)

@@ -88,6 +88,12 @@ PLATFORMS: tuple[Platform, ...] = (
         lambda port: [sys.executable, "-m", "qstash_receiver.cli.lambda_bridge", "--port",
                       str(port), "--handler", "samples/aws_lambda/resolver_app.py:lambda_handler"],
     ),
+    Platform(
+        "aiohttp", "aiohttp", "python app.py (aiohttp.web.run_app)", "samples/aiohttp_app/app.py",
+        ("/qstash", "/tasks/bill"),  # the decorator; the middleware
+        lambda port: [sys.executable, "samples/aiohttp_app/app.py", "--host", "127.0.0.1",
+                      "--port", str(port)],
+    ),
 )  # fmt: skip
 
 
