@@ -20,6 +20,9 @@ MODULES = {
     "qstash_receiver.adapters.fastapi": ("fastapi", "fastapi"),
     "qstash_receiver.publish": ("qstash", "publish"),
     "qstash_receiver.cli.dev.server": ("httpx", "cli"),
+    "qstash_receiver.adapters.aiohttp": ("aiohttp", "aiohttp"),
+    "qstash_receiver.adapters.azure_functions": ("azure.functions", "azure"),
+    "qstash_receiver.adapters.workflow": ("qstash", "workflow"),
 }
 
 
