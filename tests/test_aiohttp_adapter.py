@@ -71,6 +71,8 @@ async def _answer(request: web.Request, runs: Counter[str]) -> web.Response:
         raise RetryLater(20)
     if action == "slow":
         await asyncio.sleep(0.3)
+    if action == "raise_ok":
+        raise web.HTTPOk(text="raised")
     body = await request.read()  # read again after verification
     return web.json_response(
         {
@@ -333,6 +335,18 @@ def test_a_failed_answer_releases_the_claim_and_a_retry_runs() -> None:
         assert post(base, "/decorated", JSON_BODY, headers).status_code == 200
         assert post(base, "/decorated", JSON_BODY, headers).text == "200 OK: duplicate"
     assert runs == {"msg_retry": 2}
+
+
+def test_a_raised_http_exception_releases_the_claim_even_a_2xx_one() -> None:
+    runs, store = Counter[str](), MemoryStore()
+    with served(make_app(SINGLE.receiver(), runs, dedupe=store)) as base:
+        headers = genuine(JSON_BODY, "US_EAST_1", message_id="msg_raised")
+        for _ in range(2):
+            answer = post(base, "/decorated?do=raise_ok", JSON_BODY, headers)
+            assert (answer.status_code, answer.text) == (200, "raised")
+        assert post(base, "/decorated", JSON_BODY, headers).status_code == 200
+        assert post(base, "/decorated", JSON_BODY, headers).text == "200 OK: duplicate"
+    assert runs == {"msg_raised": 3}  # both raised answers released it: the third run completed
 
 
 def test_url_option_checks_the_signed_url_with_request_url() -> None:
