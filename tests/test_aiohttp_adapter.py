@@ -285,6 +285,20 @@ def test_a_body_exactly_at_the_limit_is_read_whole() -> None:
         assert post(base, "/decorated", over, genuine(over, "US_EAST_1")).status_code == 413
 
 
+def test_a_body_over_aiohttps_own_client_max_size_is_read_under_max_body_bytes() -> None:
+    body = b"z" * (3 * 1024 * 1024 // 2)  # over aiohttp's 1 MiB client_max_size
+
+    @verify_qstash(receiver=SINGLE.receiver(), max_body_bytes=2 * 1024 * 1024)
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(text=str(len(await request.read())))
+
+    app = web.Application()
+    app.router.add_post("/big", big)
+    with served(app) as base:
+        answer = post(base, "/big", body, genuine(body, "US_EAST_1"))
+    assert (answer.status_code, answer.text) == (200, str(len(body)))
+
+
 def test_a_client_leaving_mid_body_raises_nothing(caplog: pytest.LogCaptureFixture) -> None:
     runs = Counter[str]()
     with served(make_app(SINGLE.receiver(), runs)) as base:

@@ -98,6 +98,21 @@ def test_a_token_of_no_configured_pair_is_refused(mode: Mode) -> None:
             receiver.verify(body="{}", signature=signature(b"{}", DEMO_KEYS["EU_CENTRAL_1"][0]))
 
 
+def test_the_default_pair_also_verifies_in_migration_mode_and_explicit_keys_alone() -> None:
+    fallback = ("sig_fallbackCurrent000000000000000", "sig_fallbackNext0000000000000000000")
+    env = {**DEMO_ENV, "QSTASH_CURRENT_SIGNING_KEY": fallback[0]}
+    env["QSTASH_NEXT_SIGNING_KEY"] = fallback[1]
+    both = WorkflowReceiver(receiver=Receiver(config=load_config(env)))
+    for key in (*fallback, DEMO_KEYS["EU_CENTRAL_1"][0], DEMO_KEYS["US_EAST_1"][1]):
+        assert both.verify(body="{}", signature=signature(b"{}", key))
+    explicit = WorkflowReceiver(receiver=Receiver(*fallback))
+    assert (
+        explicit.verify(body="{}", signature=signature(b"{}", fallback[1])).key_source == "explicit"
+    )
+    with pytest.raises(InvalidSignatureError):
+        explicit.verify(body="{}", signature=signature(b"{}", DEMO_KEYS["US_EAST_1"][0]))
+
+
 @pytest.mark.parametrize(("mode", "region"), MODE_REGIONS, ids=MODE_REGION_IDS)
 def test_any_other_failure_of_a_matching_pair_is_final(mode: Mode, region: Region) -> None:
     receiver = WorkflowReceiver(receiver=mode.receiver())
