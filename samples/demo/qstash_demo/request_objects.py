@@ -169,7 +169,8 @@ def run(root: Path) -> list[Row]:
 
 def table(rows: list[Row]) -> list[str]:
     """The rows as the demo prints them."""
-    lines = [f"{'platform':<9} {'region':<13} {'case':<18} expected  got  detail"]
+    # "stack", not "platform": the heading of part 2's table, which readers look for.
+    lines = [f"{'stack':<9} {'region':<13} {'case':<18} expected  got  detail"]
     for row in rows:
         mark = "" if row.ok else "   <-- FAIL"
         lines.append(
