@@ -7,12 +7,12 @@ SOURCES := $(shell find core adapters cli -name '*.py' -o -name 'py.typed' 2>/de
 # pip >= 25.1 installs PEP 735 dependency groups (`--group`).
 PIP_FLOOR := pip>=25.1
 # What `make demo` installs: the package with the extras its samples use, plus the `demo` group.
-DEMO_EXTRAS := lambda,gcf,flask,django,fastapi,cli,publish,falcon,litestar
+DEMO_EXTRAS := lambda,gcf,flask,django,fastapi,cli,publish,falcon,litestar,aiohttp,azure,workflow
 # Reproducible builds: every timestamp in the wheel and the sdist is the last commit's.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
 .PHONY: all install demo-install node redis lint typecheck template-lint docs docs-serve pytest test \
-	matrix demo bench dist gcf-source clean
+	matrix demo bench dist gcf-source azure-source clean
 
 all: test
 
@@ -152,6 +152,15 @@ gcf-source: dist
 	cp samples/gcf/main.py dist/*.whl build/gcf/
 	sed 's|^--find-links ../../dist$$|--find-links .|' samples/gcf/requirements.txt > build/gcf/requirements.txt
 	@echo "build/gcf: main.py, requirements.txt and the wheel; deploy with --source=build/gcf"
+
+# An Azure Functions app folder that installs the package from its own copy of the wheel
+# (publish it with `cd build/azure && func azure functionapp publish <APP> --python`).
+azure-source: dist
+	rm -rf build/azure && mkdir -p build/azure
+	cp samples/azure_functions/function_app.py samples/azure_functions/host.json \
+		samples/azure_functions/.funcignore dist/*.whl build/azure/
+	sed 's|^--find-links ../../dist$$|--find-links .|' samples/azure_functions/requirements.txt > build/azure/requirements.txt
+	@echo "build/azure: function_app.py, host.json, requirements.txt and the wheel; publish it with func"
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules build dist site .nox *.egg-info .mypy_cache \

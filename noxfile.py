@@ -57,6 +57,12 @@ FRAMEWORKS = {
     "falcon": Framework("falcon", "falcon", ("tests/test_wsgi_servers.py",)),
     "litestar": Framework("litestar", "litestar", ("tests/test_asgi_middleware_servers.py",)),
     "quart": Framework("quart", "quart", ("tests/test_asgi_middleware_servers.py",)),
+    "aiohttp": Framework("aiohttp", "aiohttp", ("tests/test_aiohttp_adapter.py",)),
+    "azure-functions": Framework("azure", "azure-functions", ("tests/test_azure_functions_*.py",)),
+    # The FastAPI serve path needs fastapi, which the workflow extra does not bring: tests-*.
+    "upstash-workflow": Framework(
+        "workflow", "upstash-workflow", ("tests/test_workflow_receiver.py",)
+    ),
 }
 
 ROOT = Path(__file__).parent

@@ -22,6 +22,15 @@ difference is what the adapter adds to one request (verification included); the 
                  driven as the WSGI and ASGI rows above; the bare path passes through them
   http.server    ``BaseHTTPRequestHandler.handle_one_request`` on an in-memory request (the
                  work of the server's connection thread, minus the socket)
+  aiohttp        the request aiohttp's server builds (a ``web.Request`` of the parsed head and a
+                 fresh ``StreamReader`` of the body) through the decorated handler or the
+                 middleware, and through the bare handler (routing, the same for both, left out)
+  azure funcs    the function called by keyword with a new ``func.HttpRequest`` per call, as
+                 the Python worker calls it
+  workflow       upstash-workflow's verification step (its ``_verify_request``) with
+                 ``WorkflowReceiver`` for one region and for two (the delivery's pair tried
+                 second), against the SDK with no receiver; the SDK's ``qstash.Receiver`` for
+                 reference
 
 Every request is a genuine 1 KiB JSON delivery, signed with a one-day lifetime (valid for the
 whole run), carrying the headers of a delivery through a load balancer. Before timing, each row
@@ -594,6 +603,161 @@ def http_server_rows(delivery: Delivery) -> list[Row]:
             target_us=60,
         )
     ]
+
+
+# aiohttp, Azure Functions and Upstash Workflow.
+
+
+def _bench_loop() -> asyncio.AbstractEventLoop:
+    global _LOOP
+    _LOOP = _LOOP or asyncio.new_event_loop()
+    return _LOOP
+
+
+@builder("aiohttp")
+def aiohttp_rows(delivery: Delivery) -> list[Row]:
+    from unittest import mock
+
+    from aiohttp import web
+    from aiohttp.http import HttpVersion11, RawRequestMessage
+    from aiohttp.streams import StreamReader
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from yarl import URL
+
+    from qstash_receiver.adapters.aiohttp import qstash_middleware, verify_qstash
+
+    loop = _bench_loop()
+    # The server's side of the connection, built once (a mock per request, as aiohttp's
+    # make_mocked_request builds them, costs ~100 us and would hide the adapter's share).
+    protocol = mock.Mock(_reading_paused=False, transport=mock.Mock())
+    writer, task = mock.Mock(transport=protocol.transport), mock.Mock()
+
+    async def view(request: web.Request) -> web.Response:
+        return web.Response(text=str(len(await request.read())))
+
+    decorated = verify_qstash(receiver=delivery.receiver, url=delivery.url)(view)
+    middleware = qstash_middleware(receiver=delivery.receiver, url=delivery.url)
+
+    def call(body: bytes, through: Any) -> Call:
+        """The request aiohttp's server builds (parsed head, body stream), through a handler."""
+        headers = {"Host": "example.com", **delivery.headers, "Content-Length": str(len(body))}
+        raw = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        head = CIMultiDictProxy(CIMultiDict(headers))
+        args = ("POST", "/qstash", HttpVersion11, head, raw, False, None, False, False)
+        message = RawRequestMessage(*args, URL("/qstash"))
+
+        async def request() -> int:
+            payload = StreamReader(protocol, 2**16, loop=loop)
+            payload.feed_data(body)
+            payload.feed_eof()
+            made = web.Request(message, payload, protocol, writer, task, loop)
+            response: web.StreamResponse = await through(made)
+            return response.status
+
+        return lambda: loop.run_until_complete(request())
+
+    def through_middleware(request: web.Request) -> Any:
+        return middleware(request, view)
+
+    return [
+        Row(
+            "aiohttp decorator",
+            verified=call(delivery.body, decorated),
+            bare=call(delivery.body, view),
+            forged=call(delivery.forged_body, decorated),
+            target_us=60,
+        ),
+        Row(
+            "aiohttp middleware",
+            verified=call(delivery.body, through_middleware),
+            bare=call(delivery.body, view),
+            forged=call(delivery.forged_body, through_middleware),
+            target_us=60,
+        ),
+    ]
+
+
+@builder("azure.functions")
+def azure_rows(delivery: Delivery) -> list[Row]:
+    import azure.functions as func
+
+    from qstash_receiver.adapters.azure_functions import verify_qstash
+
+    def function(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse(str(len(req.get_body())))
+
+    verified = verify_qstash(receiver=delivery.receiver, url=delivery.url)(function)
+    headers = dict(delivery.headers)
+
+    def call(body: bytes, target: Callable[..., func.HttpResponse]) -> Call:
+        def invoke() -> int:  # the worker builds one request per invocation, passes it by name
+            req = func.HttpRequest("POST", delivery.url, headers=headers, body=body)
+            return int(target(req=req).status_code)
+
+        return invoke
+
+    return [
+        Row(
+            "azure functions (sync)",
+            verified=call(delivery.body, verified),
+            bare=call(delivery.body, function),
+            forged=call(delivery.forged_body, verified),
+            target_us=60,
+        )
+    ]
+
+
+@builder("upstash_workflow")
+def workflow_rows(delivery: Delivery) -> list[Row]:
+    from qstash import Receiver as SdkReceiver
+    from upstash_workflow.error import WorkflowError
+    from upstash_workflow.workflow_requests import _verify_request
+
+    from qstash_receiver.adapters.workflow import WorkflowReceiver
+    from qstash_receiver.testing import DEMO_ENV
+
+    # The step of upstash-workflow's serve path that a receiver is: its verify call, with the
+    # body as text and the signature; "bare" is the SDK with no receiver (no verification).
+    signature, text = delivery.headers["Upstash-Signature"], delivery.body.decode()
+    forged_text = delivery.forged_body.decode()
+
+    def call(body: str, receiver: Any) -> Call:
+        def invoke() -> int:
+            try:
+                _verify_request(body, signature, receiver)
+            except WorkflowError:
+                return 401
+            return 200
+
+        return invoke
+
+    # Migration mode: both regions' pairs; the delivery's (US_EAST_1) is tried second.
+    migration = WorkflowReceiver(receiver=Receiver(config=load_config(DEMO_ENV)))
+    single = WorkflowReceiver(receiver=delivery.receiver)
+    current, nxt = DEMO_KEYS[REGION]
+    rows = [
+        Row(
+            "workflow receiver (1 region)",
+            verified=call(text, single),
+            bare=call(text, None),
+            forged=call(forged_text, single),
+            target_us=60,
+        ),
+        Row(
+            "workflow receiver (2 regions)",
+            verified=call(text, migration),
+            bare=call(text, None),
+            forged=call(forged_text, migration),
+            target_us=60,
+        ),
+        Row(
+            "workflow, the SDK's receiver",  # for reference: qstash.Receiver, one pair
+            verified=call(text, SdkReceiver(current, nxt)),
+            bare=call(text, None),
+            forged=call(forged_text, SdkReceiver(current, nxt)),
+        ),
+    ]
+    return rows
 
 
 def build_rows(delivery: Delivery) -> list[Row]:

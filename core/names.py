@@ -54,6 +54,8 @@ FUNCTION_NAME: Final = "FUNCTION_NAME"
 CLOUD_RUNTIME_MARKERS: Final[dict[str, str]] = {
     "AWS_LAMBDA_FUNCTION_NAME": "AWS Lambda",
     K_SERVICE: "Cloud Run / Cloud Functions",
+    # Set on every App Service instance (Azure Functions included), not by Core Tools locally.
+    "WEBSITE_INSTANCE_ID": "Azure App Service / Azure Functions",
 }
 
 

@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 from . import names as N
 from ._otel import Facts, otel
 from .answers import Answer
-from .errors import NonRetryableError, RetryLater
 from .headers import HeaderInput, Headers, decimal
 from .message import VerifiedMessage
+from .retry_control import NonRetryableError, RetryLater
 
 __all__ = ["DELIVERY_LOGGER", "OUTCOMES", "DeliveryRecord", "Observer", "Watch", "refused"]
 

@@ -65,6 +65,9 @@ PUBLIC_MODULES = (
     "qstash_receiver.adapters.http_server",
     "qstash_receiver.telemetry",
     "qstash_receiver.adapters.aws_lambda.powertools",
+    "qstash_receiver.adapters.aiohttp",
+    "qstash_receiver.adapters.azure_functions",
+    "qstash_receiver.adapters.workflow",
 )
 # They arrive with the at-least-once work; each must get its reference entry (a `::: module`
 # line where the reference page's comment says) as soon as it exists.

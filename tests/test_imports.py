@@ -114,3 +114,72 @@ def test_a_framework_adapter_imports_its_framework_only(module: str, own: set[st
     )
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) <= own
+
+
+# Each adapter imports its own framework and no other: an app on one stack never pays for (or
+# needs installed) another's. Values: the frameworks an adapter may load (its own, and what
+# it is built on).
+ADAPTER_FRAMEWORKS = (
+    "aiohttp",
+    "azure.functions",
+    "upstash_workflow",
+    "flask",
+    "django",
+    "starlette",
+    "fastapi",
+    "functions_framework",
+    "aws_lambda_powertools",
+    "falcon",
+    "litestar",
+    "quart",
+)
+ADAPTERS = {
+    "qstash_receiver.adapters.aiohttp": {"aiohttp"},
+    "qstash_receiver.adapters.azure_functions": {"azure.functions"},
+    "qstash_receiver.adapters.workflow": set(),  # the qstash SDK's Receiver, not the workflow SDK
+    "qstash_receiver.adapters.flask": {"flask"},
+    "qstash_receiver.adapters.gcf": {"flask"},
+    "qstash_receiver.adapters.django": {"django"},
+    "qstash_receiver.adapters.starlette": {"starlette"},
+    "qstash_receiver.adapters.fastapi": {"fastapi", "starlette"},
+    "qstash_receiver.adapters.aws_lambda": {"aws_lambda_powertools"},
+}
+
+FRAMEWORK_PROBE = """
+import json, sys
+import {module}
+frameworks = {frameworks!r}
+print(json.dumps(sorted(f for f in frameworks if f in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("module", sorted(ADAPTERS))
+def test_an_adapter_imports_no_other_framework(module: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FRAMEWORK_PROBE.format(module=module, frameworks=ADAPTER_FRAMEWORKS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)) == ADAPTERS[module]
+
+
+def test_the_framework_probe_sees_a_framework() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FRAMEWORK_PROBE.format(module="aiohttp.web", frameworks=ADAPTER_FRAMEWORKS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout) == ["aiohttp"]

@@ -21,6 +21,9 @@ MODULES = {
     "qstash_receiver.publish": ("qstash", "publish"),
     "qstash_receiver.cli.dev.server": ("httpx", "cli"),
     "qstash_receiver.cli.dev.schedules": ("cronsim", "cli"),
+    "qstash_receiver.adapters.aiohttp": ("aiohttp", "aiohttp"),
+    "qstash_receiver.adapters.azure_functions": ("azure.functions", "azure"),
+    "qstash_receiver.adapters.workflow": ("qstash", "workflow"),
 }
 
 

@@ -18,8 +18,8 @@ from telemetry_harness import RECEIVER, URL, Captured, delivery, fields
 from qstash_receiver import NonRetryableError, RetryLater, VerifiedMessage
 from qstash_receiver.answers import DUPLICATE, answer_for
 from qstash_receiver.callbacks import CallbackError
-from qstash_receiver.errors import InProgressError, StoreUnavailableError
 from qstash_receiver.integration import Answer, Endpoint, Options, Processing, Responder
+from qstash_receiver.retry_control import InProgressError, StoreUnavailableError
 from qstash_receiver.telemetry import OUTCOMES, DeliveryRecord, Watch
 
 ENDPOINT = Endpoint(Options(url=URL), RECEIVER)

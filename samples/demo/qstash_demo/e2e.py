@@ -106,6 +106,12 @@ PLATFORMS: tuple[Platform, ...] = (
         "samples/vercel/api/qstash.py", ("/api/qstash",),
         lambda port: [sys.executable, "samples/vercel/api/qstash.py", str(port)],
     ),
+    Platform(
+        "aiohttp", "aiohttp", "python app.py (aiohttp.web.run_app)", "samples/aiohttp_app/app.py",
+        ("/qstash", "/tasks/bill"),  # the decorator; the middleware
+        lambda port: [sys.executable, "samples/aiohttp_app/app.py", "--host", "127.0.0.1",
+                      "--port", str(port)],
+    ),
 )  # fmt: skip
 
 

@@ -44,7 +44,7 @@ def _check(receiver: Receiver, headers: dict[str, str], body: bytes) -> tuple[in
     return 200, f"verified with {result.key_region} keys ({result.key_used} key)"
 
 
-def in_process() -> bool:
+def in_process(root: Path = ROOT) -> bool:
     """Part 1; True when every case got the expected verdict."""
     print("== Part 1: in one process, migration mode with the built-in demo keys ==\n")
     config = load_config(DEMO_ENV)
@@ -71,7 +71,18 @@ def in_process() -> bool:
     passed &= ok
     print(f"{'(no header)':<13} {'genuine':<19} {401:<9} {status:<4} {detail} "
           f"(no QSTASH_* fallback keys){'' if ok else '   <-- FAIL'}")  # fmt: skip
-    return passed
+    return platform_objects(root) and passed
+
+
+def platform_objects(root: Path) -> bool:
+    """Part 1, continued: Azure Functions and Upstash Workflow through their request objects."""
+    from . import request_objects  # needs azure-functions, upstash-workflow and Flask
+
+    print("\nAzure Functions (the sample app, real HttpRequest objects) and Upstash Workflow")
+    print("(the Flask sample through the SDK's serve path):\n")
+    rows = request_objects.run(root)
+    print("\n".join(request_objects.table(rows)))
+    return bool(rows) and all(row.ok for row in rows)
 
 
 def end_to_end(root: Path, platforms: Sequence[str] | None) -> bool:
@@ -136,13 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-process-only", action="store_true", help="run part 1 only")
     parser.add_argument(
         "--platforms",
-        help="comma-separated subset of flask,gcf,django,fastapi,lambda (default: all)",
+        help="comma-separated subset of flask,gcf,django,fastapi,lambda,aiohttp (default: all)",
     )
     args = parser.parse_args(argv)
     # The library's warnings would repeat what the report already shows.
     logging.getLogger("qstash_receiver").addHandler(logging.NullHandler())
     try:
-        ok = in_process()
+        ok = in_process(args.root.resolve())
         if not args.in_process_only:
             names = args.platforms.split(",") if args.platforms else None
             ok = end_to_end(args.root.resolve(), names) and ok
