@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from qstash_receiver import PayloadTooLargeError, Receiver, VerifiedMessage
 from qstash_receiver.answers import CLIENT_GONE
-from qstash_receiver.integration import Answer, Endpoint, Responder, answer_for, missing_extra
+from qstash_receiver.integration import Answer, Endpoint, Responder, missing_extra, refusal
 
 try:
     from aiohttp import web
@@ -60,7 +60,8 @@ _RESPONDER: Responder[Any] = Responder(_answer, _status)
 
 
 async def _verify(endpoint: Endpoint, request: web.BaseRequest) -> VerifiedMessage | Answer:
-    early = endpoint.too_large(request.content_length)
+    headers = list(request.raw_headers)
+    early = endpoint.too_large(request.content_length, headers)
     if early is not None:
         return early
     limit, parts, size, stream = endpoint.max_body_bytes, list[bytes](), 0, request.content
@@ -72,11 +73,11 @@ async def _verify(endpoint: Endpoint, request: web.BaseRequest) -> VerifiedMessa
             parts.append(chunk)
             size += len(chunk)
     except (OSError, HttpProcessingError):  # the client left mid-body, or broke its framing
-        return CLIENT_GONE
+        return endpoint.refuse(CLIENT_GONE, headers)
     if size > limit:  # refused without joining: no second copy
-        return answer_for(PayloadTooLargeError(limit))
+        return endpoint.refuse(refusal(PayloadTooLargeError(limit)), headers)
     body = b"".join(parts)
-    result = endpoint.verify(list(request.raw_headers), body, request)
+    result = endpoint.verify(headers, body, request)
     if isinstance(result, VerifiedMessage):
         request[MESSAGE_KEY] = result
         request._read_bytes = body  # as request.read() caches it: the handler reads it again

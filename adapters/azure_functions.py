@@ -85,7 +85,7 @@ def _verifier(endpoint: Endpoint) -> Callable[..., VerifiedMessage | func.HttpRe
         req = next((a for a in (*args, *kwargs.values()) if isinstance(a, func.HttpRequest)), None)
         if req is None:
             raise TypeError("verify_qstash decorates HTTP functions taking a func.HttpRequest")
-        early = endpoint.too_large(req.headers.get(CONTENT_LENGTH_HEADER))
+        early = endpoint.too_large(req.headers.get(CONTENT_LENGTH_HEADER), req.headers)
         if early is not None:  # the host has buffered the body: it is not hashed or handled
             return _answer(early)
         result = endpoint.verify(req.headers, req.get_body(), req)

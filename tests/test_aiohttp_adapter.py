@@ -194,7 +194,8 @@ def test_handler_errors_become_489_and_503(
     mode, base, _ = server
     region = mode.regions[-1]
     refused = post(base, KINDS[kind] + "?do=nonretryable", JSON_BODY, genuine(JSON_BODY, region))
-    assert (refused.status_code, refused.text) == (489, "489 Error: non_retryable")
+    expected = (489, "489 Error: non_retryable: the order is gone")
+    assert (refused.status_code, refused.text) == expected
     assert refused.headers["upstash-nonretryable-error"] == "true"
     later = post(base, KINDS[kind] + "?do=retry_later", JSON_BODY, genuine(JSON_BODY, region))
     assert (later.status_code, later.headers["retry-after"]) == (503, "20")

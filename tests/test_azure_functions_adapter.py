@@ -214,7 +214,8 @@ def test_function_errors_become_489_and_503(setup: Setup, kind: str) -> None:
         body=JSON_BODY,
     )
     answer = call(made[kind], refused)
-    assert (answer.status_code, text(answer)) == (489, "489 Error: non_retryable")
+    expected = (489, "489 Error: non_retryable: the order is gone")
+    assert (answer.status_code, text(answer)) == expected
     assert answer.headers["Upstash-NonRetryable-Error"] == "true"
     later = func.HttpRequest(
         "POST",

@@ -304,14 +304,19 @@ def test_root_exports_the_product_names_only() -> None:
             assert issubclass(value, QStashError)
 
 
-def test_a_handlers_refusal_is_logged_on_one_line(caplog: pytest.LogCaptureFixture) -> None:
-    """The handler's own text goes to the log as the answer carries it: no forged lines."""
-    from qstash_receiver.answers import handler_answer
+def test_a_handlers_refusal_forges_no_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    """The handler's own text never reaches a log line raw: no forged lines."""
+    from qstash_receiver.integration import Endpoint, Options, Responder
 
-    with caplog.at_level(logging.WARNING, logger="qstash_receiver"):
-        handler_answer(NonRetryableError("order 17 gone\nERROR forged line\x1b[31m"))
-    (record,) = caplog.records
-    text = record.getMessage()
-    assert "\n" not in text
-    assert "\x1b" not in text
-    assert text.endswith("order 17 gone ERROR forged line[31m")
+    def handler() -> int:
+        raise NonRetryableError("order 17 gone\nERROR forged line\x1b[31m")
+
+    endpoint = Endpoint(Options(), RECEIVER)
+    message = genuine()
+    with caplog.at_level(logging.DEBUG):
+        answer = endpoint.run(message, handler, Responder(lambda a: a.text, lambda _: 200))
+    assert answer == "489 Error: non_retryable: order 17 gone ERROR forged line[31m"
+    for record in caplog.records:
+        text = record.getMessage()
+        assert "\n" not in text
+        assert "\x1b" not in text
