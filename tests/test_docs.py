@@ -85,7 +85,7 @@ def documented_modules() -> list[str]:
     """The modules named by a ``::: module`` line in the reference pages."""
     return [
         match.group(1)
-        for page in sorted(REFERENCE.glob("*.md"))
+        for page in sorted(REFERENCE.rglob("*.md"))
         for match in re.finditer(r"^::: ([\w.]+)\s*$", page.read_text(), re.MULTILINE)
     ]
 
