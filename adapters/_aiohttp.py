@@ -1,6 +1,6 @@
 """What the aiohttp adapter's decorator and middleware share: one request flow, on aiohttp's types.
 
-:func:`deliver` reads the body under the limit, verifies it, then runs the handler through the
+`deliver()` reads the body under the limit, verifies it, then runs the handler through the
 lifecycle (the duplicate guard, ``NonRetryableError`` / ``RetryLater``), else answers.
 """
 
@@ -22,7 +22,8 @@ except ModuleNotFoundError as error:
 __all__ = ["MESSAGE_KEY", "default_receiver", "deliver", "get_message", "request_url"]
 
 _KEY = getattr(web, "RequestKey", None)  # newer aiohttp warns about plain str keys
-#: The request key holding the :class:`VerifiedMessage` (a ``web.RequestKey`` where it exists).
+#: The request key holding the [`VerifiedMessage`][qstash_receiver.VerifiedMessage] (a
+#: ``web.RequestKey`` where it exists).
 MESSAGE_KEY: Final[Any] = _KEY("qstash_message", VerifiedMessage) if _KEY else "qstash_message"
 _CHUNK = 64 * 1024
 #: The receiver used without ``receiver=``: it reads the environment on the first request.

@@ -1,8 +1,8 @@
 """What the Starlette and FastAPI adapters share: the one request flow, on Starlette's types.
 
-:func:`deliver` (verify, then run the handler through the core's flow: the duplicate guard
+`deliver()` (verify, then run the handler through the core's flow: the duplicate guard
 and the handler's ``NonRetryableError`` / ``RetryLater``, else answer) is the single place an
-endpoint's request goes through; :func:`verify_body` reads the body under the limit (with the
+endpoint's request goes through; `verify_body()` reads the body under the limit (with the
 framework-neutral middleware's reading, ``receive_body``)
 and verifies it.
 """

@@ -1,9 +1,9 @@
 """The plumbing of the framework-neutral adapters (WSGI, ASGI, http.server), framework-free.
 
-The ``paths=`` option (prefixes, each covering the paths below it: ``"/qstash"`` covers
-``/qstash`` and ``/qstash/jobs``, not ``/qstashx``); reading a body under the limit from a WSGI
-``wsgi.input`` or an ASGI ``receive``; answering an :class:`Answer` on the wire; and capturing
-the status an app answers with, which the duplicate guard finishes its claim with.
+The ``paths=`` option (prefixes, each covering the paths below it: ``"/qstash"`` covers ``/qstash``
+and ``/qstash/jobs``, not ``/qstashx``); reading a body under the limit from a WSGI ``wsgi.input``
+or an ASGI ``receive``; answering an [`Answer`][qstash_receiver.answers.Answer] on the wire; and
+capturing the status an app answers with, which the duplicate guard finishes its claim with.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """aiohttp adapter: a decorator for handlers and ``web.View`` methods, a middleware for apps.
 
-::
 
-    @verify_qstash                          # or @verify_qstash(url=request_url, dedupe=...)
-    async def hook(request: web.Request) -> web.Response:
-        message = get_message(request)      # the verified delivery
-        order = await request.json()        # the same raw bytes, still readable
+```python
+@verify_qstash                          # or @verify_qstash(url=request_url, dedupe=...)
+async def hook(request: web.Request) -> web.Response:
+    message = get_message(request)      # the verified delivery
+    order = await request.json()        # the same raw bytes, still readable
 
-    app = web.Application(middlewares=[qstash_middleware(paths=["/tasks"])])
+app = web.Application(middlewares=[qstash_middleware(paths=["/tasks"])])
+```
 """
 
 from __future__ import annotations
@@ -72,23 +73,24 @@ def verify_qstash(
 
     The body is read once, at most ``max_body_bytes`` + 1 bytes (a declared length over it is
     refused unread); the handler gets it again from ``await request.read()`` (``text()``,
-    ``json()``) and the message from :func:`get_message`. Rejections are ``text/plain``
-    ``web.Response``\\ s: 401, 413, 500 (no usable keys). A handler raising
-    ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503 with
-    ``Retry-After``.
+    ``json()``) and the message from
+    [`get_message()`][qstash_receiver.adapters.aiohttp.get_message]. Rejections are ``text/plain``
+    ``web.Response``\\ s: 401, 413, 500 (no usable keys). A handler raising ``NonRetryableError`` is
+    answered 489 (QStash does not retry), ``RetryLater`` 503 with ``Retry-After``.
 
     Keyword Args:
         url (UrlOption): the signed destination URL must equal it; a callable gets the
-            ``web.Request`` (e.g. :func:`request_url`). Default: no URL check.
+            ``web.Request`` (e.g. [`request_url()`][qstash_receiver.adapters.aiohttp.request_url]).
+            Default: no URL check.
         clock_tolerance (float): seconds of clock skew accepted.
         max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
         receiver (Receiver | None): default: one reading the environment on the first request
             (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
         dedupe (DedupeStore | None): the duplicate-delivery guard's store
-            (:mod:`qstash_receiver.dedupe`), called in a worker thread: each message runs the
-            handler once; a copy of a handled one is answered 200 without running it, one in
-            progress 409; an unreachable store 503. A 2xx answer counts as handled (a raised
-            ``web.HTTPException`` releases the claim).
+            ([`qstash_receiver.dedupe`][qstash_receiver.dedupe]), called in a worker thread: each
+            message runs the handler once; a copy of a handled one is answered 200 without running
+            it, one in progress 409; an unreachable store 503. A 2xx answer counts as handled (a
+            raised ``web.HTTPException`` releases the claim).
 
     Raises:
         ValueError, TypeError: invalid options, or a handler that is not ``async def``.
@@ -102,8 +104,9 @@ def verify_qstash(
 def qstash_middleware(
     *, paths: Iterable[str] | None = None, **options: Unpack[OptionArgs]
 ) -> Middleware:
-    """A middleware verifying requests to ``paths`` before their handlers run, with the options
-    and answers of :func:`verify_qstash`: ``web.Application(middlewares=[qstash_middleware()])``.
+    """A middleware verifying requests to ``paths`` before their handlers run, with the options and
+    answers of [`verify_qstash()`][qstash_receiver.adapters.aiohttp.verify_qstash]:
+    ``web.Application(middlewares=[qstash_middleware()])``.
 
     Args:
         paths: path prefixes, each covering the paths below it (``"/qstash"`` covers

@@ -1,7 +1,9 @@
-"""Framework-neutral ASGI middleware for any ASGI app (Litestar, Quart, Django, plain)::
+"""Framework-neutral ASGI middleware for any ASGI app (Litestar, Quart, Django, plain):
 
-    application = QStashMiddleware(app, paths=["/qstash"])
-    message = get_message(request.scope)   # in the app; the body reads as it always does
+```python
+application = QStashMiddleware(app, paths=["/qstash"])
+message = get_message(request.scope)   # in the app; the body reads as it always does
+```
 
 Imports no framework. Starlette's ``QStashMiddleware`` is this one with Starlette's types.
 """
@@ -48,7 +50,8 @@ Send = Callable[[Message], Awaitable[None]]
 #: An ASGI 3 application (typed loosely: each framework types the scope its own way).
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
-#: The ASGI scope key holding the :class:`VerifiedMessage` of a verified request.
+#: The ASGI scope key holding the [`VerifiedMessage`][qstash_receiver.adapters.asgi.VerifiedMessage]
+#: of a verified request.
 MESSAGE_SCOPE_KEY = MESSAGE_KEY
 
 
@@ -71,18 +74,19 @@ def _same(answer: Answer) -> Answer:
 class QStashMiddleware:
     """Pure ASGI middleware verifying HTTP requests to ``paths`` (default: every request).
 
-    The body is read once under the limit (a declared length over it is refused unread) and
-    replayed to the app, which reads it its own way; :func:`get_message` gives the message.
-    Rejections get ``text/plain`` 401, 413 or 500 and the app is not called. An app raising
-    ``NonRetryableError`` is answered 489, ``RetryLater`` 503 with ``Retry-After`` (let the
-    two propagate out of your framework: see the docs of each).
+    The body is read once under the limit (a declared length over it is refused unread) and replayed
+    to the app, which reads it its own way;
+    [`get_message()`][qstash_receiver.adapters.asgi.get_message] gives the message. Rejections get
+    ``text/plain`` 401, 413 or 500 and the app is not called. An app raising ``NonRetryableError``
+    is answered 489, ``RetryLater`` 503 with ``Retry-After`` (let the two propagate out of your
+    framework: see the docs of each).
 
     Args:
         app: the ASGI app to protect.
         paths: route paths (below ``root_path``), each covering the paths below it too
             (``"/qstash"`` covers ``/qstash/jobs``); other requests pass through unverified.
         **options: the shared options (``url``, ``clock_tolerance``, ``max_body_bytes``,
-            ``receiver``, ``dedupe``: :class:`~qstash_receiver.integration.Options`); a
+            ``receiver``, ``dedupe``: [`Options`][qstash_receiver.integration.Options]); a
             callable ``url`` gets the scope. With ``dedupe``, the app's answer counts as
             handled when the status it starts is 2xx.
 

@@ -1,17 +1,18 @@
 """Azure Functions adapter: HTTP functions of the Python v2 programming model.
 
-::
 
-    import azure.functions as func
-    from qstash_receiver.adapters.azure_functions import get_message, verify_qstash
+```python
+import azure.functions as func
+from qstash_receiver.adapters.azure_functions import get_message, verify_qstash
 
-    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-    @app.route(route="qstash", methods=["POST"])
-    @verify_qstash                          # below @app.route; or @verify_qstash(url=request_url)
-    def qstash(req: func.HttpRequest) -> func.HttpResponse:
-        message = get_message(req)          # the verified delivery; req.get_json() still works
-        return func.HttpResponse("ok")
+@app.route(route="qstash", methods=["POST"])
+@verify_qstash                          # below @app.route; or @verify_qstash(url=request_url)
+def qstash(req: func.HttpRequest) -> func.HttpResponse:
+    message = get_message(req)          # the verified delivery; req.get_json() still works
+    return func.HttpResponse("ok")
+```
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ __all__ += ["VerifiedMessage", "QStashError", "SignatureError", "ConfigError"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: The attribute of the ``func.HttpRequest`` holding the :class:`VerifiedMessage`.
+#: The attribute of the ``func.HttpRequest`` holding the
+#: [`VerifiedMessage`][qstash_receiver.adapters.azure_functions.VerifiedMessage].
 MESSAGE_ATTRIBUTE: Final = "qstash_message"
 #: The receiver used without ``receiver=``: it reads the environment (App Settings) on the first
 #: request; ``default_receiver.reset()`` reads it again.
@@ -111,22 +113,24 @@ def verify_qstash(
     """Verify QStash deliveries before an HTTP function (sync or ``async def``) runs.
 
     Put it below ``@app.route(...)``. The function runs only for verified requests, with
-    :func:`get_message`; ``req.get_body()`` and ``req.get_json()`` are untouched. Rejections
-    are ``text/plain`` ``func.HttpResponse``\\ s: 401, 413, 500 (no usable keys). A function
-    raising ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503
-    with ``Retry-After``.
+    [`get_message()`][qstash_receiver.adapters.azure_functions.get_message]; ``req.get_body()`` and
+    ``req.get_json()`` are untouched. Rejections are ``text/plain`` ``func.HttpResponse``\\ s: 401,
+    413, 500 (no usable keys). A function raising ``NonRetryableError`` is answered 489 (QStash does
+    not retry), ``RetryLater`` 503 with ``Retry-After``.
 
     Keyword Args:
         url (UrlOption): the signed destination URL must equal it; a callable gets the
-            ``func.HttpRequest`` (e.g. :func:`request_url`). Default: no URL check.
+            ``func.HttpRequest`` (e.g.
+            [`request_url()`][qstash_receiver.adapters.azure_functions.request_url]). Default: no
+            URL check.
         clock_tolerance (float): seconds of clock skew accepted.
         max_body_bytes (int): larger bodies (declared or buffered) are refused with 413.
         receiver (Receiver | None): default: one reading the environment, where App Settings
             (and Key Vault references) arrive, on the first request.
         dedupe (DedupeStore | None): the duplicate-delivery guard's store
-            (:mod:`qstash_receiver.dedupe`; a worker thread calls it for ``async`` functions):
-            each message runs the function once; a copy of a handled one is answered 200
-            without running it, one in progress 409; an unreachable store 503.
+            ([`qstash_receiver.dedupe`][qstash_receiver.dedupe]; a worker thread calls it for
+            ``async`` functions): each message runs the function once; a copy of a handled one is
+            answered 200 without running it, one in progress 409; an unreachable store 503.
 
     Raises:
         ValueError, TypeError: invalid options (when decorating).

@@ -1,22 +1,24 @@
 """FastAPI adapter: the verified message as a dependency.
 
-::
 
-    app = FastAPI()
-    install(app)                               # rejections in text/plain, as every adapter
+```python
+app = FastAPI()
+install(app)                               # rejections in text/plain, as every adapter
 
-    @app.post("/qstash")
-    async def hook(message: Annotated[VerifiedMessage, Depends(verified_message)]) -> dict:
-        ...                                    # await request.body() gives the same bytes
+@app.post("/qstash")
+async def hook(message: Annotated[VerifiedMessage, Depends(verified_message)]) -> dict:
+    ...                                    # await request.body() gives the same bytes
 
-    jobs = APIRouter(dependencies=[Depends(QStashVerifier(max_body_bytes=1 << 20))])
+jobs = APIRouter(dependencies=[Depends(QStashVerifier(max_body_bytes=1 << 20))])
+```
 
-Without :func:`install`, FastAPI's own ``HTTPException`` handler answers rejections: the same
-status and headers, the same text as JSON ``{"detail": ...}``. Rejections are handled
-exceptions either way: FastAPI and uvicorn do not log them as server errors. :func:`install`
-also answers a route's ``NonRetryableError`` (489) and ``RetryLater`` (503 with
-``Retry-After``), and finishes the duplicate guard of ``QStashVerifier(dedupe=...)``, which
-needs it: a dependency does not see the status of the route's answer, the app does.
+Without [`install()`][qstash_receiver.adapters.fastapi.install], FastAPI's own ``HTTPException``
+handler answers rejections: the same status and headers, the same text as JSON ``{"detail": ...}``.
+Rejections are handled exceptions either way: FastAPI and uvicorn do not log them as server errors.
+[`install()`][qstash_receiver.adapters.fastapi.install] also answers a route's ``NonRetryableError``
+(489) and ``RetryLater`` (503 with ``Retry-After``), and finishes the duplicate guard of
+``QStashVerifier(dedupe=...)``, which needs it: a dependency does not see the status of the route's
+answer, the app does.
 """
 
 # No "from __future__ import annotations": FastAPI reads the dependency's annotations at run
@@ -81,10 +83,13 @@ class QStashRejected(HTTPException):
 
 
 async def rejection_handler(request: Request, exc: Exception) -> Response:
-    """The exception handler :func:`install` registers: the rejection's ``text/plain`` answer.
+    """The exception handler [`install()`][qstash_receiver.adapters.fastapi.install] registers: the
+    rejection's ``text/plain`` answer.
 
     Raises:
-        TypeError: ``exc`` is not a :class:`QStashRejected` (registered for another class).
+        TypeError: ``exc`` is not a
+            [`QStashRejected`][qstash_receiver.adapters.fastapi.QStashRejected] (registered for
+            another class).
     """
     if not isinstance(exc, QStashRejected):
         raise TypeError("rejection_handler handles QStashRejected only")
@@ -182,33 +187,38 @@ def install(app: FastAPI) -> None:
 
 
 class QStashVerifier:
-    """A dependency verifying the request and returning its :class:`VerifiedMessage`.
+    """A dependency verifying the request and returning its
+    [`VerifiedMessage`][qstash_receiver.adapters.fastapi.VerifiedMessage].
 
     ``Depends(QStashVerifier(...))`` in a path operation's parameters (sync or async) or in
-    ``dependencies=[...]`` of a route, router or app (there, :func:`get_message` gives the
-    message). It reads the body once, under the limit; the route's own body parameters and
-    ``await request.body()`` see the same bytes, and the OpenAPI schema gains no body.
-    Without body parameters the limit holds while the body streams; with them FastAPI reads
-    the body before any dependency runs (bound that read with ``max_body_size=``).
+    ``dependencies=[...]`` of a route, router or app (there,
+    [`get_message()`][qstash_receiver.adapters.fastapi.get_message] gives the message). It reads the
+    body once, under the limit; the route's own body parameters and ``await request.body()`` see the
+    same bytes, and the OpenAPI schema gains no body. Without body parameters the limit holds while
+    the body streams; with them FastAPI reads the body before any dependency runs (bound that read
+    with ``max_body_size=``).
 
     Keyword Args:
-        url (UrlOption): the signed destination URL must equal it; a callable gets the
-            ``Request`` (e.g. :func:`request_url`). Default: no URL check.
+        url (UrlOption): the signed destination URL must equal it; a callable gets the ``Request``
+            (e.g. [`request_url()`][qstash_receiver.adapters.fastapi.request_url]). Default: no URL
+            check.
         clock_tolerance (float): seconds of clock skew accepted.
         max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
         receiver (Receiver | None): default: one reading the environment on the first request
             (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
         dedupe (DedupeStore | None): a duplicate-delivery guard store
-            (:mod:`qstash_receiver.dedupe`); needs :func:`install` on the app: an app
-            declaring it without ``install`` fails when it starts (with a lifespan of its
-            own, which skips start-up handlers, every delivery is answered 500 instead).
-            Each message runs the route once; a copy of a handled one is answered 200
-            without running it, one in progress 409 with ``Retry-After``; an unreachable
-            store 503. The route's answer counts as handled when its status is 2xx.
+            ([`qstash_receiver.dedupe`][qstash_receiver.dedupe]); needs
+            [`install()`][qstash_receiver.adapters.fastapi.install] on the app: an app declaring it
+            without ``install`` fails when it starts (with a lifespan of its own, which skips
+            start-up handlers, every delivery is answered 500 instead). Each message runs the route
+            once; a copy of a handled one is answered 200 without running it, one in progress 409
+            with ``Retry-After``; an unreachable store 503. The route's answer counts as handled
+            when its status is 2xx.
 
     Raises:
-        ValueError, TypeError: invalid options. Per request: :class:`QStashRejected` (401,
-            413 or 500; with ``dedupe``: 200 for a duplicate, 409, 503), answered by FastAPI.
+        ValueError, TypeError: invalid options. Per request:
+            [`QStashRejected`][qstash_receiver.adapters.fastapi.QStashRejected] (401, 413 or 500;
+            with ``dedupe``: 200 for a duplicate, 409, 503), answered by FastAPI.
     """
 
     def __init__(self, **options: "Unpack[OptionArgs]") -> None:
@@ -217,7 +227,8 @@ class QStashVerifier:
     @property
     def __signature__(self) -> inspect.Signature:
         """What FastAPI inspects when a route declares this dependency: with ``dedupe``, the
-        declaring app is then required to have :func:`install` by the time it starts."""
+        declaring app is then required to have
+        [`install()`][qstash_receiver.adapters.fastapi.install] by the time it starts."""
         if self._endpoint.options.dedupe is not None:
             _guarded_route_declared()
         return inspect.signature(self.__call__)

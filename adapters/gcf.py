@@ -1,18 +1,20 @@
 """Google Cloud Functions adapter for functions-framework HTTP functions.
 
-::
 
-    import functions_framework
-    from qstash_receiver.adapters.gcf import current_message, public_url, verify_qstash
+```python
+import functions_framework
+from qstash_receiver.adapters.gcf import current_message, public_url, verify_qstash
 
-    @functions_framework.http
-    @verify_qstash(url=public_url)          # url= is optional: checks the signed URL
-    def qstash_handler(request):
-        message = current_message()         # also flask.g.qstash_message
-        ...
+@functions_framework.http
+@verify_qstash(url=public_url)          # url= is optional: checks the signed URL
+def qstash_handler(request):
+    message = current_message()         # also flask.g.qstash_message
+    ...
+```
 
-``verify_qstash`` is the Flask adapter's decorator: functions-framework runs the function as a
-Flask view. What this module adds is :class:`PublicUrl`, for the URL check on Google Cloud.
+``verify_qstash`` is the Flask adapter's decorator: functions-framework runs the function as a Flask
+view. What this module adds is [`PublicUrl`][qstash_receiver.adapters.gcf.PublicUrl], for the URL
+check on Google Cloud.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ class PublicUrl:
         return f"{scheme}://{host}{target}"
 
 
-#: :class:`PublicUrl` with its defaults: ``@verify_qstash(url=public_url)``.
+#: [`PublicUrl`][qstash_receiver.adapters.gcf.PublicUrl] with its defaults:
+#: ``@verify_qstash(url=public_url)``.
 public_url = PublicUrl()
 #: The same, under the name the other adapters use for their automatic URL check.
 request_url = public_url

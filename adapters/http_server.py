@@ -1,9 +1,11 @@
-"""Adapter for the standard library's ``http.server`` and Vercel's Python runtime::
+"""Adapter for the standard library's ``http.server`` and Vercel's Python runtime:
 
-    class handler(BaseHTTPRequestHandler):      # api/qstash.py on Vercel
-        @verify_qstash
-        def do_POST(self) -> None:
-            message = get_message(self)         # and self.rfile gives the same body
+```python
+class handler(BaseHTTPRequestHandler):      # api/qstash.py on Vercel
+    @verify_qstash
+    def do_POST(self) -> None:
+        message = get_message(self)         # and self.rfile gives the same body
+```
 
 Imports no framework.
 """
@@ -121,14 +123,15 @@ def verify_qstash(
 ) -> Method[H] | Callable[[Method[H]], Method[H]]:
     """Verify QStash deliveries before a ``BaseHTTPRequestHandler`` method (``do_POST``...) runs.
 
-    Bare or with options. The method runs only for verified requests, with :func:`get_message`
-    giving the message and ``self.rfile`` the verified body. Other requests get ``text/plain``
-    401, 413 (over ``max_body_bytes``, unread), 411 (no usable ``Content-Length``) or 500. A
-    method raising ``NonRetryableError`` is answered 489, ``RetryLater`` 503 (``Retry-After``).
+    Bare or with options. The method runs only for verified requests, with
+    [`get_message()`][qstash_receiver.adapters.http_server.get_message] giving the message and
+    ``self.rfile`` the verified body. Other requests get ``text/plain`` 401, 413 (over
+    ``max_body_bytes``, unread), 411 (no usable ``Content-Length``) or 500. A method raising
+    ``NonRetryableError`` is answered 489, ``RetryLater`` 503 (``Retry-After``).
 
     Keyword Args:
         **options: the shared options (``url``, ``clock_tolerance``, ``max_body_bytes``,
-            ``receiver``, ``dedupe``: :class:`~qstash_receiver.integration.Options`); a
+            ``receiver``, ``dedupe``: [`Options`][qstash_receiver.integration.Options]); a
             callable ``url`` gets the handler. With ``dedupe``, the method's answer counts as
             handled when the status it passes to ``send_response`` is 2xx.
 

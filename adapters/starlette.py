@@ -1,14 +1,16 @@
 """Starlette adapter: a pure ASGI middleware, and a decorator for single endpoints.
 
-::
 
-    app = Starlette(routes=routes, middleware=[Middleware(QStashMiddleware, paths=["/qstash"])])
+```python
+app = Starlette(routes=routes, middleware=[Middleware(QStashMiddleware, paths=["/qstash"])])
 
-    async def hook(request: Request) -> Response:
-        message = get_message(request)        # the verified delivery
-        order = await request.json()          # the same raw bytes, still readable
+async def hook(request: Request) -> Response:
+    message = get_message(request)        # the verified delivery
+    order = await request.json()          # the same raw bytes, still readable
+```
 
-FastAPI apps take the message as a dependency: :mod:`qstash_receiver.adapters.fastapi`.
+FastAPI apps take the message as a dependency:
+[`qstash_receiver.adapters.fastapi`][qstash_receiver.adapters.fastapi].
 """
 
 from __future__ import annotations
@@ -51,14 +53,15 @@ Wrapped = Callable[P, Coroutine[Any, Any, Response]]
 class QStashMiddleware(asgi.QStashMiddleware):
     """Pure ASGI middleware verifying HTTP requests to ``paths`` (default: every request).
 
-    The framework-neutral :class:`qstash_receiver.adapters.asgi.QStashMiddleware`, with
-    Starlette's ``Request`` given to a callable ``url`` and the guard's store calls in
-    Starlette's thread pool. The body is read once, the limit enforced while it streams (a
-    declared length over it is refused unread), and replayed to the app: routes still ``await
-    request.body()``, and :func:`get_message` gives the message. Rejections get ``text/plain``
-    401, 413 or 500 (no usable keys) and the app is not called. An app raising
-    ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503 with
-    ``Retry-After``.
+    The framework-neutral
+    [`qstash_receiver.adapters.asgi.QStashMiddleware`][qstash_receiver.adapters.asgi.QStashMiddleware],
+    with Starlette's ``Request`` given to a callable ``url`` and the guard's store calls in
+    Starlette's thread pool. The body is read once, the limit enforced while it streams (a declared
+    length over it is refused unread), and replayed to the app: routes still ``await
+    request.body()``, and [`get_message()`][qstash_receiver.adapters.starlette.get_message] gives
+    the message. Rejections get ``text/plain`` 401, 413 or 500 (no usable keys) and the app is not
+    called. An app raising ``NonRetryableError`` is answered 489 (QStash does not retry),
+    ``RetryLater`` 503 with ``Retry-After``.
 
     Args:
         app: the ASGI app to protect.
@@ -66,17 +69,18 @@ class QStashMiddleware(asgi.QStashMiddleware):
             (``"/qstash"`` covers ``/qstash/jobs``); other requests pass through unverified.
 
     Keyword Args:
-        url (UrlOption): the signed destination URL must equal it; a callable gets the
-            ``Request`` (e.g. :func:`request_url`). Default: no URL check.
+        url (UrlOption): the signed destination URL must equal it; a callable gets the ``Request``
+            (e.g. [`request_url()`][qstash_receiver.adapters.starlette.request_url]). Default: no
+            URL check.
         clock_tolerance (float): seconds of clock skew accepted.
         max_body_bytes (int): larger bodies (declared or streamed) are refused with 413.
         receiver (Receiver | None): default: one reading the environment on the first request
             (``QSTASH_REGION``, ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY``, ``QSTASH_DEV``).
         dedupe (DedupeStore | None): a duplicate-delivery guard store
-            (:mod:`qstash_receiver.dedupe`): each message runs the app once; a copy of a
-            handled one is answered 200 without running it, one in progress 409 with
-            ``Retry-After``; an unreachable store 503. The app's answer counts as handled when
-            the status it starts is 2xx.
+            ([`qstash_receiver.dedupe`][qstash_receiver.dedupe]): each message runs the app once; a
+            copy of a handled one is answered 200 without running it, one in progress 409 with
+            ``Retry-After``; an unreachable store 503. The app's answer counts as handled when the
+            status it starts is 2xx.
 
     Raises:
         ValueError, TypeError: invalid options or paths.
@@ -116,9 +120,11 @@ def verify_qstash(
 ) -> Wrapped[P] | Callable[[View[P]], Wrapped[P]]:
     """Verify QStash deliveries before a Starlette endpoint, sync or async, runs.
 
-    Bare or with the options of :class:`QStashMiddleware`, whose answers it gives; the
-    endpoint sees :func:`get_message` and the body through ``await request.body()``. The
-    wrapper is async (a sync endpoint runs in Starlette's thread pool).
+    Bare or with the options of
+    [`QStashMiddleware`][qstash_receiver.adapters.starlette.QStashMiddleware], whose answers it
+    gives; the endpoint sees [`get_message()`][qstash_receiver.adapters.starlette.get_message] and
+    the body through ``await request.body()``. The wrapper is async (a sync endpoint runs in
+    Starlette's thread pool).
 
     Raises:
         ValueError, TypeError: invalid options (when decorating).

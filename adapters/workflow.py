@@ -1,14 +1,16 @@
-"""Upstash Workflow: :class:`WorkflowReceiver`, a drop-in for upstash-workflow's ``receiver=``.
+"""Upstash Workflow: [`WorkflowReceiver`][qstash_receiver.adapters.workflow.WorkflowReceiver], a
+drop-in for upstash-workflow's ``receiver=``.
 
-::
 
-    from upstash_workflow.fastapi import Serve
-    from qstash_receiver.adapters.workflow import WorkflowReceiver
+```python
+from upstash_workflow.fastapi import Serve
+from qstash_receiver.adapters.workflow import WorkflowReceiver
 
-    serve = Serve(app)
+serve = Serve(app)
 
-    @serve.post("/workflow", receiver=WorkflowReceiver())
-    async def workflow(context: AsyncWorkflowContext[dict]) -> None: ...
+@serve.post("/workflow", receiver=WorkflowReceiver())
+async def workflow(context: AsyncWorkflowContext[dict]) -> None: ...
+```
 
 The SDK verifies with ``receiver.verify(body=..., signature=...)`` only: it passes neither
 the ``Upstash-Region`` header nor the URL, and without a receiver (no
@@ -112,9 +114,10 @@ class WorkflowReceiver(_SdkReceiver):
     ) -> VerifiedMessage:
         """Verify one request as upstash-workflow calls it (``body`` as text is hashed as UTF-8).
 
-        ``url`` and ``clock_tolerance``, when given, replace the options; an
-        ``upstash_region`` selects that region's keys as :meth:`qstash_receiver.Receiver.verify`
-        does. Returns the message (truthy); the SDK only needs the call not to raise.
+        ``url`` and ``clock_tolerance``, when given, replace the options; an ``upstash_region``
+        selects that region's keys as
+        [`qstash_receiver.Receiver.verify()`][qstash_receiver.Receiver.verify] does. Returns the
+        message (truthy); the SDK only needs the call not to raise.
 
         Raises:
             SignatureError: a subclass naming the failed check (``.reason``), logged at INFO.

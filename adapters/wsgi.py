@@ -1,7 +1,9 @@
-"""Framework-neutral WSGI middleware for any WSGI app (Falcon, Flask, Django, Bottle, plain)::
+"""Framework-neutral WSGI middleware for any WSGI app (Falcon, Flask, Django, Bottle, plain):
 
-    application = QStashMiddleware(app, paths=["/qstash"])
-    message = get_message(environ)   # in the app (req.env, request.environ, request.META)
+```python
+application = QStashMiddleware(app, paths=["/qstash"])
+message = get_message(environ)   # in the app (req.env, request.environ, request.META)
+```
 
 Imports no framework. The app reads the body as it always does: the verified bytes, replayed.
 """
@@ -38,7 +40,8 @@ __all__ += ["VerifiedMessage", "QStashError", "SignatureError", "ConfigError"]
 #: A WSGI application (typed loosely: each framework types the environ its own way).
 WSGIApp = Callable[[Any, Any], Iterable[bytes]]
 
-#: The WSGI environ key holding the :class:`VerifiedMessage` of a verified request.
+#: The WSGI environ key holding the
+#: [`VerifiedMessage`][qstash_receiver.adapters.wsgi.VerifiedMessage] of a verified request.
 MESSAGE_ENVIRON_KEY = MESSAGE_KEY
 
 
@@ -58,19 +61,20 @@ def get_message(environ: Mapping[str, Any]) -> VerifiedMessage:
 class QStashMiddleware:
     """WSGI middleware verifying requests to ``paths`` (default: every request).
 
-    The body is read once under the limit (a declared ``Content-Length`` over it is refused
-    unread; a chunked body is read in bounded chunks) and replayed to the app through
-    ``wsgi.input``, with ``CONTENT_LENGTH`` set to its length; :func:`get_message` gives the
-    message. Rejections get ``text/plain`` 401, 413 or 500 and the app is not called. An app
-    raising ``NonRetryableError`` is answered 489, ``RetryLater`` 503 with ``Retry-After``
-    (let the two propagate out of your framework: see the docs of each).
+    The body is read once under the limit (a declared ``Content-Length`` over it is refused unread;
+    a chunked body is read in bounded chunks) and replayed to the app through ``wsgi.input``, with
+    ``CONTENT_LENGTH`` set to its length;
+    [`get_message()`][qstash_receiver.adapters.wsgi.get_message] gives the message. Rejections get
+    ``text/plain`` 401, 413 or 500 and the app is not called. An app raising ``NonRetryableError``
+    is answered 489, ``RetryLater`` 503 with ``Retry-After`` (let the two propagate out of your
+    framework: see the docs of each).
 
     Args:
         app: the WSGI app to protect.
         paths: paths below the app's root (``PATH_INFO``), each covering the paths below it
             too (``"/qstash"`` covers ``/qstash/jobs``); other requests pass through.
         **options: the shared options (``url``, ``clock_tolerance``, ``max_body_bytes``,
-            ``receiver``, ``dedupe``: :class:`~qstash_receiver.integration.Options`); a
+            ``receiver``, ``dedupe``: [`Options`][qstash_receiver.integration.Options]); a
             callable ``url`` gets the environ. With ``dedupe``, the app's answer counts as
             handled when the status it passes to ``start_response`` is 2xx.
 

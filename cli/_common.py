@@ -92,7 +92,7 @@ def read_body(file: str | None, data: str | None) -> bytes:
     """The body from ``--data``, a file, or stdin.
 
     With neither a file nor ``--data`` and a terminal on stdin, nothing is waited for: a
-    :class:`CliError` says how to give the body (``-`` reads the terminal, with a hint).
+    `CliError` says how to give the body (``-`` reads the terminal, with a hint).
     """
     if data is not None:
         if file is not None:

@@ -1,8 +1,10 @@
 """A local HTTP-to-Lambda bridge: each request becomes an API Gateway HTTP API (v2) event.
 
-For the demo and local tries of a Lambda handler without AWS::
+For the demo and local tries of a Lambda handler without AWS:
 
-    python -m qstash_receiver.cli.lambda_bridge --handler samples/aws_lambda/handler.py:handler
+```python
+python -m qstash_receiver.cli.lambda_bridge --handler samples/aws_lambda/handler.py:handler
+```
 
 The body is passed base64-encoded (``isBase64Encoded: true``), as API Gateway does for
 binary payloads; the handler's result dict becomes the HTTP answer. One request at a time,

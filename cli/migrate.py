@@ -1,10 +1,10 @@
 """``qstash-receiver migrate status``: what can still deliver from each region.
 
 Each region configured in the migration environment (``{REGION}_QSTASH_URL`` and
-``{REGION}_QSTASH_TOKEN``, with ``QSTASH_REGION`` naming the primary) is asked through the
-official SDK (:func:`~qstash_receiver.publish.qstash_client`) for its schedules, queues, URL
-groups, dead letters and the messages still in flight: those whose latest entry in QStash's
-logs is CREATED, ACTIVE, RETRY or ERROR (not DELIVERED, FAILED or CANCELED).
+``{REGION}_QSTASH_TOKEN``, with ``QSTASH_REGION`` naming the primary) is asked through the official
+SDK ([`qstash_client()`][qstash_receiver.publish.qstash_client]) for its schedules, queues, URL
+groups, dead letters and the messages still in flight: those whose latest entry in QStash's logs is
+CREATED, ACTIVE, RETRY or ERROR (not DELIVERED, FAILED or CANCELED).
 
 A region is **drained** when nothing in it delivers on its own any more: no schedule (a paused
 one counts: it can be resumed) and nothing in flight. Queues, URL groups and dead letters are

@@ -110,7 +110,7 @@ def curl_command(
 
     A body read from a file is sent with ``@file``; text from ``--data`` as it is; a body
     read from stdin (already consumed) or text starting with ``@`` (curl would read that file)
-    is piped in by :func:`printf_command`.
+    is piped in by `printf_command()`.
     """
     lines = [f"curl -sS -X POST {shlex.quote(url)}"]
     lines += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]

@@ -1,14 +1,16 @@
 """Verify QStash (Upstash) deliveries, in single-region and migration mode.
 
-Public API::
+Public API:
 
-    from qstash_receiver import Receiver, load_config
+```python
+from qstash_receiver import Receiver, load_config
 
-    receiver = Receiver(config=load_config())          # keys chosen per Upstash-Region
-    message = receiver.verify(signature=sig, body=raw_body, upstash_region=region)
+receiver = Receiver(config=load_config())          # keys chosen per Upstash-Region
+message = receiver.verify(signature=sig, body=raw_body, upstash_region=region)
+```
 
 Adapters for each platform live in ``qstash_receiver.adapters``; what they share with the
-core (the delivery lifecycle) is in :mod:`qstash_receiver.integration`.
+core (the delivery lifecycle) is in [`qstash_receiver.integration`][qstash_receiver.integration].
 """
 
 from __future__ import annotations

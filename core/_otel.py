@@ -1,4 +1,5 @@
-"""The OpenTelemetry side of :mod:`qstash_receiver.telemetry`: the API, imported once.
+"""The OpenTelemetry side of [`qstash_receiver.telemetry`][qstash_receiver.telemetry]: the API,
+imported once.
 
 Only ``opentelemetry-api`` is used (extra ``otel``): its tracer and meter are proxies that do
 nothing until the application configures an SDK, and pick the SDK up when it does.

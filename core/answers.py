@@ -1,9 +1,10 @@
 """The answers an endpoint gives in place of its handler's: status, reason and headers.
 
-This is the one place that says which status a case gets (the table is in
-docs/configuration.md, "Answers an endpoint gives"): errors carry theirs
-(``QStashError.status_code``), :func:`answer_for` turns an error into an :class:`Answer`, and
-each adapter only puts an :class:`Answer` into its platform's response shape.
+This is the one place that says which status a case gets (the table is in docs/configuration.md,
+"Answers an endpoint gives"): errors carry theirs (``QStashError.status_code``),
+[`answer_for()`][qstash_receiver.answers.answer_for] turns an error into an
+[`Answer`][qstash_receiver.answers.Answer], and each adapter only puts an
+[`Answer`][qstash_receiver.answers.Answer] into its platform's response shape.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Answer:
 
     @property
     def headers(self) -> dict[str, str]:
-        """Every response header to send with :attr:`text`."""
+        """Every response header to send with [`text`][qstash_receiver.answers.Answer.text]."""
         return {N.CONTENT_TYPE_HEADER: N.TEXT_CONTENT_TYPE, **dict(self.extra_headers)}
 
 
@@ -91,7 +92,7 @@ def refusal(error: QStashError) -> Answer:
 
     A 5xx is our own fault (no keys, a store down): its cause is logged at ERROR (logger
     ``qstash_receiver``; never a key). Every refusal is also a record of the delivery log
-    (:mod:`qstash_receiver.telemetry`), written by the lifecycle.
+    ([`qstash_receiver.telemetry`][qstash_receiver.telemetry]), written by the lifecycle.
     """
     answer = answer_for(error)
     if answer.status >= 500:
@@ -116,5 +117,5 @@ def is_success(status: int | None) -> bool:
 
 def handler_answer(error: NonRetryableError | RetryLater) -> Answer:
     """The answer to a handler that raised ``NonRetryableError`` (489) or ``RetryLater`` (503)
-    (the delivery log records it: :mod:`qstash_receiver.telemetry`)."""
+    (the delivery log records it: [`qstash_receiver.telemetry`][qstash_receiver.telemetry])."""
     return answer_for(error)

@@ -3,13 +3,15 @@
 A message published with ``Upstash-Callback: <url>`` makes QStash call that URL after each
 delivery attempt with the destination's answer; ``Upstash-Failure-Callback: <url>`` once
 all retries are exhausted. Both are ordinary signed deliveries (verify them like any other),
-whose JSON body is described at https://upstash.com/docs/qstash/features/callbacks ::
+whose JSON body is described at https://upstash.com/docs/qstash/features/callbacks:
 
-    @verify_qstash
-    def on_callback():
-        callback = parse_callback(current_message())
-        if callback.is_failure:
-            alert(callback.source_message_id, callback.status, callback.dlq_id)
+```python
+@verify_qstash
+def on_callback():
+    callback = parse_callback(current_message())
+    if callback.is_failure:
+        alert(callback.source_message_id, callback.status, callback.dlq_id)
+```
 
 Field by field (the page's names in parentheses): ``status``, the answer's headers
 (``header``) and base64 body (``body``), ``retried``, ``maxRetries``, ``sourceMessageId``,
@@ -197,7 +199,7 @@ def parse_callback(message: VerifiedMessage | bytes | str) -> Callback:
     """Parse the body of a verified callback or failure-callback delivery.
 
     Args:
-        message: the delivery (a :class:`~qstash_receiver.VerifiedMessage`), or its body.
+        message: the delivery (a [`VerifiedMessage`][qstash_receiver.VerifiedMessage]), or its body.
 
     Raises:
         CallbackError: the body is not a callback payload (not JSON, not an object, a

@@ -1,9 +1,10 @@
 """The duplicate guard's claims: the store protocol and the claim/extend/done/release rules.
 
-:class:`KeyValueStore` holds the rules once over four primitives (add-if-absent, get, set,
-delete, each with an expiry); a store that can do better in one round trip (Redis, with a
-script) overrides the rules it runs natively. How the lifecycle uses a claim (which answer
-each outcome gets, the heartbeat, the bound on every call) is :mod:`qstash_receiver.guard`.
+[`KeyValueStore`][qstash_receiver.dedupe.KeyValueStore] holds the rules once over four primitives
+(add-if-absent, get, set, delete, each with an expiry); a store that can do better in one round trip
+(Redis, with a script) overrides the rules it runs natively. How the lifecycle uses a claim (which
+answer each outcome gets, the heartbeat, the bound on every call) is
+[`qstash_receiver.guard`][qstash_receiver.guard].
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def binding(message: VerifiedMessage, clock_tolerance: float, now: float) -> Bin
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """This delivery's hold on a message, from :meth:`DedupeStore.claim`.
+    """This delivery's hold on a message, from
+    [`DedupeStore.claim()`][qstash_receiver.dedupe.DedupeStore.claim].
 
     Attributes:
         key: the guard's key for the message (a store may prefix it).
@@ -145,7 +147,8 @@ REPLAYED: Final = Held(done=False, replayed=True)
 class DedupeStore(Protocol):
     """What the guard needs from a store (implemented by every store here).
 
-    Optional: ``timeout`` (one call's bound, default :data:`DEFAULT_TIMEOUT`); ``self_bounded``
+    Optional: ``timeout`` (one call's bound, default
+        [`DEFAULT_TIMEOUT`][qstash_receiver.dedupe.DEFAULT_TIMEOUT]); ``self_bounded``
     (the client returns within it by itself: called directly, not from a helper thread).
 
     Attributes:
@@ -163,14 +166,14 @@ class DedupeStore(Protocol):
 
         A claim already holding ``token`` (a retried call whose first reply was lost) is this
         delivery's own. With ``bind``, the ``jti`` is bound to ``key`` first; bound to another
-        key, the answer is :data:`REPLAYED` and nothing is claimed.
+        key, the answer is `REPLAYED` and nothing is claimed.
         """
 
     def extend(self, claim: Claim, lease: float) -> Claim | None:
         """Extend ``claim`` by ``lease`` seconds from now if it still holds its token."""
 
     def complete(self, claim: Claim) -> None:
-        """Mark the claimed message done, for :attr:`retention` seconds."""
+        """Mark the claimed message done, for `retention` seconds."""
 
     def release(self, claim: Claim) -> None:
         """Drop ``claim`` (only that claim, never a newer one) so that a retry can claim."""
@@ -178,7 +181,8 @@ class DedupeStore(Protocol):
 
 @runtime_checkable
 class AsyncDedupeStore(Protocol):
-    """:class:`DedupeStore` with coroutine methods, awaited on the event loop by async views."""
+    """[`DedupeStore`][qstash_receiver.dedupe.DedupeStore] with coroutine methods, awaited on the
+    event loop by async views."""
 
     retention: float
     lease: float
@@ -244,12 +248,13 @@ def held(current: object, lease: float, now: float) -> Held | None:
 class KeyValueStore(ABC):
     """The guard's rules over a key-value store with add-if-absent and expiry.
 
-    A claim is ``claim:<token>:<expiry, Unix ms>``, added only if the key is absent; an add
-    that fails on a key already holding this token is this delivery's own (a retried call). A
-    renewal or a release reads the key and writes or deletes it only while it still holds the
-    token and the claim is :meth:`Claim.alive` (a live claim's key can be neither re-added nor
-    expired by anyone, so the read-then-write cannot race a newer claim). Done is ``done``,
-    kept for the retention. A binding maps ``jti:<hash>`` to the first message key it saw.
+    A claim is ``claim:<token>:<expiry, Unix ms>``, added only if the key is absent; an add that
+    fails on a key already holding this token is this delivery's own (a retried call). A renewal or
+    a release reads the key and writes or deletes it only while it still holds the token and the
+    claim is [`Claim.alive()`][qstash_receiver.dedupe.Claim.alive] (a live claim's key can be
+    neither re-added nor expired by anyone, so the read-then-write cannot race a newer claim). Done
+    is ``done``, kept for the retention. A binding maps ``jti:<hash>`` to the first message key it
+    saw.
 
     Args:
         retention: seconds a done message is remembered (default 21 days).
@@ -300,7 +305,7 @@ class KeyValueStore(ABC):
         self, key: str, lease: float, *, token: str | None = None, bind: Binding | None = None
     ) -> Claim | Held:
         """Claim ``key`` for ``lease`` seconds, or report who holds it (see
-        :meth:`DedupeStore.claim`)."""
+        [`DedupeStore.claim()`][qstash_receiver.dedupe.DedupeStore.claim])."""
         full, token = self.prefix + key, token or new_token()
         if bind is not None:
             bound_key = self.prefix + bind.key

@@ -1,14 +1,15 @@
 """A drop-in for code written against the official SDK's ``qstash.Receiver``.
 
-::
 
-    from qstash_receiver.compat import Receiver      # was: from qstash import Receiver
+```python
+from qstash_receiver.compat import Receiver      # was: from qstash import Receiver
+```
 
-Verification failures raised here are instances of ``qstash.errors.SignatureError`` as well as
-of :class:`qstash_receiver.SignatureError` (with its ``.reason``), so existing
-``except qstash.errors.SignatureError`` clauses keep answering 401. Needs the ``qstash``
-package (which such code already has); the plain :class:`qstash_receiver.Receiver` does not
-import it.
+Verification failures raised here are instances of ``qstash.errors.SignatureError`` as well as of
+[`qstash_receiver.SignatureError`][qstash_receiver.SignatureError] (with its ``.reason``), so
+existing ``except qstash.errors.SignatureError`` clauses keep answering 401. Needs the ``qstash``
+package (which such code already has); the plain
+[`qstash_receiver.Receiver`][qstash_receiver.Receiver] does not import it.
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ def _twin(kind: type[SignatureError]) -> type[SignatureError]:
 
 
 class Receiver(_Receiver):
-    """:class:`qstash_receiver.Receiver` whose failures also match the SDK's ``SignatureError``.
+    """[`qstash_receiver.Receiver`][qstash_receiver.Receiver] whose failures also match the SDK's
+    ``SignatureError``.
 
     Raises:
         SignatureError: also an instance of ``qstash.errors.SignatureError``.
-        ConfigError: as :meth:`qstash_receiver.Receiver.verify`.
+        ConfigError: as [`qstash_receiver.Receiver.verify()`][qstash_receiver.Receiver.verify].
     """
 
     __slots__ = ()
@@ -60,7 +62,8 @@ class Receiver(_Receiver):
         clock_tolerance: float = 0,
         upstash_region: str | None = None,
     ) -> VerifiedMessage:
-        """Verify one delivery, as :meth:`qstash_receiver.Receiver.verify`."""
+        """Verify one delivery, as
+        [`qstash_receiver.Receiver.verify()`][qstash_receiver.Receiver.verify]."""
         try:
             return super().verify(
                 signature=signature,

@@ -1,9 +1,10 @@
 """Configuration resolver: a pure function of an environment mapping.
 
-It resolves the signing keys (each pair a :class:`~qstash_receiver.keys.SigningKeys`), the
-publishing credentials (:class:`Outgoing`), dev mode and the cloud runtime; the policy on
-published keys is :mod:`qstash_receiver.public_keys`, framework settings are laid over the
-environment by :mod:`qstash_receiver.sources`.
+It resolves the signing keys (each pair a [`SigningKeys`][qstash_receiver.keys.SigningKeys]), the
+publishing credentials ([`Outgoing`][qstash_receiver.config.Outgoing]), dev mode and the cloud
+runtime; the policy on published keys is
+[`qstash_receiver.public_keys`][qstash_receiver.public_keys], framework settings are laid over the
+environment by [`qstash_receiver.sources`][qstash_receiver.sources].
 
 The precedence rules here follow @upstash/qstash >= 2.9 (docs/configuration.md); the
 differences are listed in docs/differences.md (published keys are refused on a cloud runtime).
@@ -42,13 +43,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class QStashConfig:
-    """The resolved configuration. Build it with :func:`load_config`.
+    """The resolved configuration. Build it with
+    [`load_config()`][qstash_receiver.config.load_config].
 
     ``warnings`` lists every fallback and ignored variable found while resolving;
-    :func:`load_config` logs nothing (a :class:`~qstash_receiver.Receiver` logs the ones about
-    receiving once, on first use; :func:`~qstash_receiver.publish.qstash_client` those about
-    publishing). ``outgoing`` is where messages are published by default, ``outgoing_regions``
-    where through each region by name.
+    [`load_config()`][qstash_receiver.config.load_config] logs nothing (a
+    [`Receiver`][qstash_receiver.Receiver] logs the ones about receiving once, on first use;
+    [`qstash_client()`][qstash_receiver.publish.qstash_client] those about publishing). ``outgoing``
+    is where messages are published by default, ``outgoing_regions`` where through each region by
+    name.
     """
 
     dev_mode: bool
@@ -85,7 +88,8 @@ class QStashConfig:
         return self.select_keys(upstash_region)[0]
 
     def select_keys(self, upstash_region: str | None) -> tuple[SigningKeys, ConfigWarning | None]:
-        """:meth:`keys_for`, plus the warning of a migration-mode fallback (else ``None``).
+        """[`keys_for()`][qstash_receiver.config.QStashConfig.keys_for], plus the warning of a
+        migration-mode fallback (else ``None``).
 
         Raises:
             UnknownRegionError: migration mode, no default pair to fall back to, and the

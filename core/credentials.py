@@ -1,9 +1,10 @@
 """Publishing credentials: where messages are published, and with which token.
 
-A pure function of an environment mapping, as :func:`~qstash_receiver.load_config` is (which
-calls it): the outgoing credentials (docs/configuration.md "Resolution order", first match wins) and
-those of every region, for publishing through a region by name. Nothing here sends anything;
-:mod:`qstash_receiver.publish` builds the official SDK's clients from these.
+A pure function of an environment mapping, as [`load_config()`][qstash_receiver.load_config] is
+(which calls it): the outgoing credentials (docs/configuration.md "Resolution order", first match
+wins) and those of every region, for publishing through a region by name. Nothing here sends
+anything; [`qstash_receiver.publish`][qstash_receiver.publish] builds the official SDK's clients
+from these.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def resolve_outgoing(
 def regional_outgoing(env: Mapping[str, str], outgoing: Outgoing) -> dict[Region, Outgoing]:
     """The credentials for publishing through each region by name.
 
-    ``outgoing`` is what :func:`resolve_outgoing` returned for ``env``. In dev mode every
+    ``outgoing`` is what `resolve_outgoing()` returned for ``env``. In dev mode every
     region is the dev server (there is one, and nothing is published to QStash from a dev
     setup); otherwise a region is in the result when its ``{REGION}_QSTASH_URL`` and
     ``{REGION}_QSTASH_TOKEN`` are both set, with or without ``QSTASH_REGION`` (naming the
@@ -154,7 +155,8 @@ def outgoing_for(regions: Mapping[Region, Outgoing], region: str) -> Outgoing:
     Args:
         regions: the resolved credentials per region.
         region: ``EU_CENTRAL_1`` or ``US_EAST_1``, in any spelling
-            :func:`~qstash_receiver.names.normalize_region` accepts (``eu-central-1``).
+            [`normalize_region()`][qstash_receiver.names.normalize_region] accepts
+            (``eu-central-1``).
 
     Returns:
         That region's URL and token.

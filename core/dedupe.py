@@ -1,28 +1,30 @@
 """Stores for the duplicate-delivery guard: claim a message, mark it done, or release it.
 
-QStash delivers every message at least once: a message can arrive twice, even after it was
-handled. With ``dedupe=store`` on an adapter, each delivery first *claims* its message (an
-atomic add-if-absent with an expiry, the lease), the handler runs only for the copy that got
-the claim, and the claim then becomes *done* (kept for :data:`DEFAULT_RETENTION`) on a 2xx
-answer or is *released* on any other answer or an exception, so that QStash's retry runs.
+QStash delivers every message at least once: a message can arrive twice, even after it was handled.
+With ``dedupe=store`` on an adapter, each delivery first *claims* its message (an atomic
+add-if-absent with an expiry, the lease), the handler runs only for the copy that got the claim, and
+the claim then becomes *done* (kept for
+[`DEFAULT_RETENTION`][qstash_receiver.dedupe.DEFAULT_RETENTION]) on a 2xx answer or is *released* on
+any other answer or an exception, so that QStash's retry runs.
 
-::
 
-    from qstash_receiver.dedupe import MemoryStore, RedisStore
+```python
+from qstash_receiver.dedupe import MemoryStore, RedisStore
 
-    @verify_qstash(dedupe=RedisStore.from_url(os.environ["REDIS_URL"]))
-    def hook(): ...
+@verify_qstash(dedupe=RedisStore.from_url(os.environ["REDIS_URL"]))
+def hook(): ...
+```
 
 A claim holds this delivery's own token, so a call retried after a lost reply finds it again;
 its lease (default 30 s) is how long it outlives a worker that died, and the guard renews it
 while the handler runs. A signature's ``jti`` is bound to the first message id it came with,
 so the same signature under another id is refused (401 ``replayed``).
 
-The rules live once, in :class:`~qstash_receiver.claims.KeyValueStore`
-(:mod:`qstash_receiver.claims`) over four primitives (add-if-absent, get, set, delete, each
+The rules live once, in `KeyValueStore`
+(`qstash_receiver.claims`) over four primitives (add-if-absent, get, set, delete, each
 with an expiry); the Redis stores run each rule as one Lua script instead
-(:mod:`qstash_receiver.redis_store`). How the lifecycle uses a claim is
-:mod:`qstash_receiver.guard`.
+(`qstash_receiver.redis_store`). How the lifecycle uses a claim is
+[`qstash_receiver.guard`][qstash_receiver.guard].
 """
 
 from __future__ import annotations
@@ -68,9 +70,10 @@ __all__ = [
 class MemoryStore(KeyValueStore):
     """A store in this process's memory: for tests, development and single-process servers.
 
-    Thread-safe; expired entries are dropped as new claims arrive. Every process has its own,
-    so it cannot see a copy delivered to another worker process or host: use
-    :class:`RedisStore` (or the Django cache, or DynamoDB on Lambda) for those.
+    Thread-safe; expired entries are dropped as new claims arrive. Every process has its own, so it
+    cannot see a copy delivered to another worker process or host: use
+    [`RedisStore`][qstash_receiver.dedupe.RedisStore] (or the Django cache, or DynamoDB on Lambda)
+    for those.
 
     Args:
         retention: seconds a done message is remembered (default 21 days).

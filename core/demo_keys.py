@@ -1,8 +1,9 @@
 """Published signing keys: the demo keys of the README, the stand-in and the test helpers.
 
-They are public, so :func:`~qstash_receiver.load_config` refuses them on a cloud runtime, like
-the QStash dev server's keys (:mod:`qstash_receiver.names`). The stand-in signs with them and
-:mod:`qstash_receiver.testing` re-exports them for users' tests.
+They are public, so [`load_config()`][qstash_receiver.load_config] refuses them on a cloud runtime,
+like the QStash dev server's keys ([`qstash_receiver.names`][qstash_receiver.names]). The stand-in
+signs with them and [`qstash_receiver.testing`][qstash_receiver.testing] re-exports them for users'
+tests.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ DEMO_KEYS: Final[Mapping[Region, tuple[str, str]]] = {
     "US_EAST_1": ("sig_demoUsCurrent000000000000000", "sig_demoUsNext00000000000000000000"),
 }
 
-#: A migration-mode environment (primary US_EAST_1) built from :data:`DEMO_KEYS`.
+#: A migration-mode environment (primary US_EAST_1) built from
+#: [`DEMO_KEYS`][qstash_receiver.demo_keys.DEMO_KEYS].
 DEMO_ENV: Final[Mapping[str, str]] = {
     N.QSTASH_REGION: "US_EAST_1",
     **{

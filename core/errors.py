@@ -2,7 +2,7 @@
 
 Each error carries its answer: the HTTP ``status_code`` an endpoint gives and a stable ``reason``
 code (docs/configuration.md, "Answers an endpoint gives"); one function turns any of them into a
-response (:func:`qstash_receiver.answers.answer_for`).
+response ([`qstash_receiver.answers.answer_for()`][qstash_receiver.answers.answer_for]).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""What the configuration resolvers find: :class:`ConfigWarning`.
+"""What the configuration resolvers find: [`ConfigWarning`][qstash_receiver.keys.ConfigWarning].
 
-A module of its own so that every resolver (signing keys in :mod:`.config`, publishing
-credentials in :mod:`.credentials`) reports in the same type without importing another.
+A module of its own so that every resolver (signing keys in [`.config`][qstash_receiver.config],
+publishing credentials in `.credentials`) reports in the same type without importing another.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ __all__ = ["ConfigWarning"]
 class ConfigWarning:
     """A resolver finding: a stable ``code`` for tools (Django checks, ``doctor``) and its text.
 
-    :func:`~qstash_receiver.load_config` only returns them (``QStashConfig.warnings``); whoever
-    uses the configuration logs them: a :class:`~qstash_receiver.Receiver` once, on first use.
+    [`load_config()`][qstash_receiver.load_config] only returns them (``QStashConfig.warnings``);
+    whoever uses the configuration logs them: a [`Receiver`][qstash_receiver.Receiver] once, on
+    first use.
     """
 
     text: str

@@ -1,13 +1,13 @@
 """The duplicate guard's part of the lifecycle: claim a message, keep the claim alive while the
 handler runs, then complete or release it.
 
-:func:`claim` (or :func:`claim_async` from a coroutine) runs before the handler; the
-:class:`Delivery` it returns renews its claim every third of the lease while the handler runs
-(the heartbeat, :mod:`qstash_receiver.heartbeat`), and is finished with the status of the
-handler's answer (complete on 2xx, release otherwise) or released when the handler raised.
-Every store call is bounded in time (:mod:`qstash_receiver.store_calls`); a claim call that
-failed is undone in the background once the store answers again. The stores themselves are
-:mod:`qstash_receiver.dedupe`.
+[`claim()`][qstash_receiver.guard.claim] (or [`claim_async()`][qstash_receiver.guard.claim_async]
+from a coroutine) runs before the handler; the [`Delivery`][qstash_receiver.guard.Delivery] it
+returns renews its claim every third of the lease while the handler runs (the heartbeat,
+`qstash_receiver.heartbeat`), and is finished with the status of the handler's answer (complete on
+2xx, release otherwise) or released when the handler raised. Every store call is bounded in time
+(`qstash_receiver.store_calls`); a claim call that failed is undone in the background once the store
+answers again. The stores themselves are [`qstash_receiver.dedupe`][qstash_receiver.dedupe].
 """
 
 from __future__ import annotations
@@ -44,11 +44,12 @@ def _failed(store: object, what: str, error: BaseException) -> None:
 class Delivery:
     """One verified delivery's claim in the duplicate guard, between claim and answer.
 
-    :meth:`finish` with the answer's status completes the claim (2xx) or releases it; call
-    :meth:`release` when the handler raised (:meth:`finish_async` / :meth:`release_async`
-    from a coroutine). Without a guard (no ``dedupe=``, or a delivery without a message id)
-    they do nothing. Store failures here are logged, never raised: the handler has run, and
-    its answer stands.
+    [`finish()`][qstash_receiver.guard.Delivery.finish] with the answer's status completes the claim
+    (2xx) or releases it; call [`release()`][qstash_receiver.guard.Delivery.release] when the
+    handler raised ([`finish_async()`][qstash_receiver.guard.Delivery.finish_async] /
+    [`release_async()`][qstash_receiver.guard.Delivery.release_async] from a coroutine). Without a
+    guard (no ``dedupe=``, or a delivery without a message id) they do nothing. Store failures here
+    are logged, never raised: the handler has run, and its answer stands.
     """
 
     __slots__ = ("_beat", "_claim", "_deadline", "_lock", "_store")
@@ -143,8 +144,8 @@ class Delivery:
         self.finish(None)
 
     async def finish_async(self, status: int | None, offload: Offload) -> None:
-        """:meth:`finish` from a coroutine: an async store is awaited on the loop, a sync one
-        goes to ``offload``."""
+        """[`finish()`][qstash_receiver.guard.Delivery.finish] from a coroutine: an async store is
+        awaited on the loop, a sync one goes to ``offload``."""
         store, claim = self._store, self._take()
         if claim is None:
             return
@@ -160,7 +161,7 @@ class Delivery:
             _failed(store, _LOST[done], error)
 
     async def release_async(self, offload: Offload) -> None:
-        """:meth:`release` from a coroutine."""
+        """[`release()`][qstash_receiver.guard.Delivery.release] from a coroutine."""
         await self.finish_async(None, offload)
 
 
@@ -253,14 +254,15 @@ def claim(
 ) -> Delivery | Answer:
     """Claim ``message`` in ``store`` before its handler runs.
 
-    Returns the :class:`Delivery` to finish, or the answer to give without running the
-    handler: :data:`~qstash_receiver.answers.DUPLICATE` (200) for a message already handled,
+    Returns the [`Delivery`][qstash_receiver.guard.Delivery] to finish, or the answer to give
+    without running the
+    handler: [`DUPLICATE`][qstash_receiver.answers.DUPLICATE] (200) for a message already handled,
     409 with ``Retry-After`` while another copy is in progress, 401 ``replayed`` for a
     signature used before under another message id, 503 when the store is unreachable or
     slower than its bound. ``lease`` caps the claim and its renewals (e.g. at a Lambda
     invocation's remaining time); ``clock_tolerance`` lengthens the replay binding as it
     lengthens the signature's life. Without a store, or for a delivery without a message
-    id: :data:`UNGUARDED`.
+    id: [`UNGUARDED`][qstash_receiver.guard.UNGUARDED].
     """
     if store is None:
         return UNGUARDED
@@ -288,8 +290,8 @@ async def claim_async(
     lease: float | None = None,
     clock_tolerance: float = 0.0,
 ) -> Delivery | Answer:
-    """:func:`claim` from a coroutine: an async store is awaited on the event loop (no thread),
-    a sync one goes to ``offload``; either within the store's bound."""
+    """[`claim()`][qstash_receiver.guard.claim] from a coroutine: an async store is awaited on the
+    event loop (no thread), a sync one goes to ``offload``; either within the store's bound."""
     if store is None:
         return UNGUARDED
     attempt = _attempt(store, message, lease, clock_tolerance)

@@ -33,7 +33,7 @@ def interval(lease: float) -> float:
 
 
 class Beat:
-    """One claim's place in the heartbeat; :meth:`stop` ends it (idempotent)."""
+    """One claim's place in the heartbeat; `stop()` ends it (idempotent)."""
 
     __slots__ = ("renew", "stopped", "task")
 

@@ -1,13 +1,14 @@
 """What an adapter needs from the core, in one place (for authors of adapters).
 
 An adapter translates shapes and nothing else. It builds one
-:class:`~qstash_receiver.lifecycle.Endpoint` when a view or handler is decorated, from
-:class:`~qstash_receiver.options.Options`; per request it pulls the headers and RAW body out of
-the platform's request for :meth:`~qstash_receiver.lifecycle.Endpoint.verify`, runs the handler
-through :meth:`~qstash_receiver.lifecycle.Endpoint.run` (or ``run_async``) with a
-:class:`~qstash_receiver.lifecycle.Responder`, and turns each
-:class:`~qstash_receiver.answers.Answer` into its platform's response. The lifecycle itself is
-:mod:`qstash_receiver.lifecycle`; the answers :mod:`qstash_receiver.answers`.
+[`Endpoint`][qstash_receiver.lifecycle.Endpoint] when a view or handler is decorated, from
+[`Options`][qstash_receiver.options.Options]; per request it pulls the headers and RAW body out of
+the platform's request for [`verify()`][qstash_receiver.lifecycle.Endpoint.verify], runs the handler
+through [`run()`][qstash_receiver.lifecycle.Endpoint.run] (or ``run_async``) with a
+[`Responder`][qstash_receiver.lifecycle.Responder], and turns each
+[`Answer`][qstash_receiver.answers.Answer] into its platform's response. The lifecycle itself is
+[`qstash_receiver.lifecycle`][qstash_receiver.lifecycle]; the answers
+[`qstash_receiver.answers`][qstash_receiver.answers].
 
 Users of the library need none of this: they use the adapters' ``verify_qstash``.
 """

@@ -1,7 +1,8 @@
 """Signing keys: a current/next pair, where it came from, and the resolver's findings.
 
-:class:`~qstash_receiver.QStashConfig` (:mod:`qstash_receiver.config`) holds the pairs and picks
-one per delivery; this module holds what both it and the verifier speak of.
+[`QStashConfig`][qstash_receiver.QStashConfig] ([`qstash_receiver.config`][qstash_receiver.config])
+holds the pairs and picks one per delivery; this module holds what both it and the verifier speak
+of.
 """
 
 from __future__ import annotations

@@ -1,22 +1,29 @@
 """The delivery lifecycle every adapter drives: verify, guard, run, answer.
 
-An adapter builds one :class:`Endpoint` when a view or handler is decorated (the options are
-validated then, once). Per request it hands the endpoint the headers and RAW body it pulled out
-of the platform's request (:meth:`Endpoint.verify`), then runs the handler through
-:meth:`Endpoint.run` or :meth:`Endpoint.run_async`, giving a :class:`Responder`: how its
-platform answers an :class:`~qstash_receiver.answers.Answer` and what status a handler's
-answer has. Between the two steps the duplicate guard (option ``dedupe=``) claims the message;
-a handler raising ``NonRetryableError`` or ``RetryLater`` is answered 489 / 503; the claim is
-completed or released by the status of the handler's answer.
+An adapter builds one [`Endpoint`][qstash_receiver.lifecycle.Endpoint] when a view or handler is
+decorated (the options are validated then, once). Per request it hands the endpoint the headers and
+RAW body it pulled out of the platform's request
+([`Endpoint.verify()`][qstash_receiver.lifecycle.Endpoint.verify]), then runs the handler through
+[`Endpoint.run()`][qstash_receiver.lifecycle.Endpoint.run] or
+[`Endpoint.run_async()`][qstash_receiver.lifecycle.Endpoint.run_async], giving a
+[`Responder`][qstash_receiver.lifecycle.Responder]: how its platform answers an
+[`Answer`][qstash_receiver.answers.Answer] and what status a handler's answer has. Between the two
+steps the duplicate guard (option ``dedupe=``) claims the message; a handler raising
+``NonRetryableError`` or ``RetryLater`` is answered 489 / 503; the claim is completed or released by
+the status of the handler's answer.
 
-Integrations that see the request and the response at different hooks (Flask's blueprint
-hooks, FastAPI's dependency) take the same steps one by one: :meth:`Endpoint.claim` before the
-handler, then :meth:`Processing.finish` with the answer's status, or :meth:`Processing.fail`
-when it raised. :func:`wrap_view` is the one sync/async view wrapper.
+Integrations that see the request and the response at different hooks (Flask's blueprint hooks,
+FastAPI's dependency) take the same steps one by one:
+[`Endpoint.claim()`][qstash_receiver.lifecycle.Endpoint.claim] before the handler, then
+[`Processing.finish()`][qstash_receiver.lifecycle.Processing.finish] with the answer's status, or
+[`Processing.fail()`][qstash_receiver.lifecycle.Processing.fail] when it raised.
+[`wrap_view()`][qstash_receiver.lifecycle.wrap_view] is the one sync/async view wrapper.
 
-Each delivery is observed once (:mod:`qstash_receiver.telemetry`): :meth:`Endpoint.verify`
-and :meth:`Endpoint.too_large` record their refusals, :meth:`Endpoint.refuse` those an adapter
-gives itself, and a verified delivery ends with its :class:`Processing`.
+Each delivery is observed once ([`qstash_receiver.telemetry`][qstash_receiver.telemetry]):
+[`Endpoint.verify()`][qstash_receiver.lifecycle.Endpoint.verify] and
+[`Endpoint.too_large()`][qstash_receiver.lifecycle.Endpoint.too_large] record their refusals,
+[`Endpoint.refuse()`][qstash_receiver.lifecycle.Endpoint.refuse] those an adapter gives itself, and
+a verified delivery ends with its [`Processing`][qstash_receiver.lifecycle.Processing].
 """
 
 from __future__ import annotations
@@ -66,10 +73,11 @@ ReceiverFactory = Receiver | Callable[[], Receiver]
 # eq=False: compared and hashed by identity, as a value of functions is.
 @dataclass(slots=True, eq=False)
 class Responder(Generic[R]):
-    """How one platform answers: what an adapter gives :meth:`Endpoint.run`.
+    """How one platform answers: what an adapter gives
+    [`Endpoint.run()`][qstash_receiver.lifecycle.Endpoint.run].
 
     Attributes:
-        answer: the platform's response for an :class:`~qstash_receiver.answers.Answer`.
+        answer: the platform's response for an [`Answer`][qstash_receiver.answers.Answer].
         status: the HTTP status of the handler's answer, ``None`` when it has none (then it
             counts as a failure: the claim is released and a retry runs the handler).
         normalize: turns the handler's return value into the platform's response before its
@@ -82,14 +90,14 @@ class Responder(Generic[R]):
 
 
 def to_thread(call: Callable[[], T]) -> Awaitable[T]:
-    """The default :data:`Offload`: ``asyncio.to_thread``."""
+    """The default [`Offload`][qstash_receiver.lifecycle.Offload]: ``asyncio.to_thread``."""
     import asyncio  # here: importing asyncio costs sync-only platforms (Lambda) ~10 ms
 
     return asyncio.to_thread(call)
 
 
 class Endpoint:
-    """One decorated view's lifecycle: its validated :class:`~qstash_receiver.options.Options`
+    """One decorated view's lifecycle: its validated [`Options`][qstash_receiver.options.Options]
     and its receiver.
 
     Args:
@@ -122,7 +130,7 @@ class Endpoint:
         self, content_length: object, headers: HeaderInput | None = None
     ) -> Answer | None:
         """A 413 when a declared ``Content-Length`` exceeds the limit (check before reading),
-        recorded with ``headers`` (see :meth:`refuse`)."""
+        recorded with ``headers`` (see [`refuse()`][qstash_receiver.lifecycle.Endpoint.refuse])."""
         answer = declared_too_large(content_length, self.max_body_bytes)
         return None if answer is None else refused(answer, headers, self._observer)
 
@@ -169,15 +177,17 @@ class Endpoint:
     def claim(self, message: VerifiedMessage, lease: float | None = None) -> Processing | Answer:
         """Claim ``message`` in the guard's store before its handler runs.
 
-        See :func:`qstash_receiver.guard.claim`: the :class:`Processing` to finish, or the
-        answer to give without running the handler (200, 409, 503), recorded.
+        See [`qstash_receiver.guard.claim()`][qstash_receiver.guard.claim]: the
+        [`Processing`][qstash_receiver.lifecycle.Processing] to finish, or the answer to give
+        without running the handler (200, 409, 503), recorded.
         """
         return self._claim(message, lease, self._watch(message))
 
     async def claim_async(
         self, message: VerifiedMessage, offload: Offload, lease: float | None = None
     ) -> Processing | Answer:
-        """:meth:`claim` from a coroutine (an async store on the loop, a sync one offloaded)."""
+        """[`claim()`][qstash_receiver.lifecycle.Endpoint.claim] from a coroutine (an async store on
+        the loop, a sync one offloaded)."""
         watch = self._watch(message)
         claimed = await claim_async(self._dedupe, message, offload, lease, self._tolerance)
         return watch.refused(claimed) if isinstance(claimed, Answer) else Processing(claimed, watch)
@@ -222,9 +232,9 @@ class Endpoint:
         lease: float | None = None,
         offload: Offload = to_thread,
     ) -> R:
-        """:meth:`run` for a coroutine handler; an async store is awaited on the loop, a sync
-        store's calls go to ``offload`` (default: a worker thread; Django passes
-        ``sync_to_async``)."""
+        """[`run()`][qstash_receiver.lifecycle.Endpoint.run] for a coroutine handler; an async store
+        is awaited on the loop, a sync store's calls go to ``offload`` (default: a worker thread;
+        Django passes ``sync_to_async``)."""
         processing: Processing | Answer = (
             await self.claim_async(message, offload, lease)
             if self._dedupe is not None
@@ -266,12 +276,12 @@ def wrap_view(
     offload: Offload = to_thread,
 ) -> Callable[P, R]:
     """Wrap ``view`` so that ``verify(*args, **kwargs)`` runs first, then the view through
-    :meth:`Endpoint.run` (or :meth:`Endpoint.run_async`).
+    [`Endpoint.run()`][qstash_receiver.lifecycle.Endpoint.run] (or
+    [`Endpoint.run_async()`][qstash_receiver.lifecycle.Endpoint.run_async]).
 
-    ``verify`` returns the :class:`~qstash_receiver.VerifiedMessage` to go on with, or the
-    platform's response to give instead. Coroutine views get a coroutine wrapper, so
-    frameworks still see an async view; ``is_async`` overrides the detection (Django's
-    asgiref markers).
+    ``verify`` returns the [`VerifiedMessage`][qstash_receiver.VerifiedMessage] to go on with, or
+    the platform's response to give instead. Coroutine views get a coroutine wrapper, so frameworks
+    still see an async view; ``is_async`` overrides the detection (Django's asgiref markers).
     """
     wrapper: Callable[..., Any]
     if inspect.iscoroutinefunction(view) if is_async is None else is_async:

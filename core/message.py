@@ -24,9 +24,9 @@ class VerifiedMessage:
     """A delivery whose signature, claims and body were verified. Immutable.
 
     Always truthy, so ``if receiver.verify(...):`` keeps working for code written against
-    ``qstash.Receiver``. The delivery fields (``message_id`` and the rest) come from the
-    request's headers: every adapter fills them; a bare :meth:`Receiver.verify` call, which
-    sees no headers, leaves them ``None``.
+    ``qstash.Receiver``. The delivery fields (``message_id`` and the rest) come from the request's
+    headers: every adapter fills them; a bare [`Receiver.verify()`][qstash_receiver.Receiver.verify]
+    call, which sees no headers, leaves them ``None``.
 
     Every field is a read-only property: setting or deleting one raises ``AttributeError``.
     Equality is identity, as for any delivery. Copies and pickles keep every field (also

@@ -1,7 +1,7 @@
 """Every header and environment variable the library reads or writes, and QStash's fixed values.
 
 Header names QStash sends are lower-case here: every lookup goes through the case-insensitive
-:class:`~qstash_receiver.headers.Headers`.
+[`Headers`][qstash_receiver.headers.Headers].
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ UrlOption = str | Callable[[Any], str] | None
 
 
 class OptionArgs(TypedDict, total=False):
-    """The keyword options every adapter's ``verify_qstash`` accepts (see :class:`Options`)."""
+    """The keyword options every adapter's ``verify_qstash`` accepts (see
+    [`Options`][qstash_receiver.options.Options])."""
 
     url: UrlOption
     clock_tolerance: float
@@ -39,10 +40,11 @@ class Options:
             the platform's request object and returns the URL.
         clock_tolerance: seconds of clock skew accepted on ``exp``, ``nbf`` and ``iat``.
         max_body_bytes: larger bodies (declared or streamed) are refused with 413.
-        receiver: the :class:`~qstash_receiver.Receiver` to use; default: the adapter's
+        receiver: the [`Receiver`][qstash_receiver.Receiver] to use; default: the adapter's
             (built from the environment or the framework's settings on first use).
-        dedupe: the duplicate-delivery guard's store (:mod:`qstash_receiver.dedupe`); each
-            message id then runs the handler once. ``None``: every delivery runs it.
+        dedupe: the duplicate-delivery guard's store
+            ([`qstash_receiver.dedupe`][qstash_receiver.dedupe]); each message id then runs the
+            handler once. ``None``: every delivery runs it.
 
     Raises:
         ValueError: ``clock_tolerance`` out of range (negative, NaN) or ``max_body_bytes``

@@ -1,8 +1,10 @@
 """A verified delivery between its claim and its answer: the guard's claim and the telemetry.
 
-:class:`Processing` ends both once, by :meth:`~Processing.finish` (the handler answered) or
-:meth:`~Processing.fail` (it raised); :func:`handled` says which answer a handler's exception
-gets. :class:`~qstash_receiver.lifecycle.Endpoint` builds one per delivery.
+[`Processing`][qstash_receiver.lifecycle.Processing] ends both once, by
+[`finish()`][qstash_receiver.lifecycle.Processing.finish] (the handler answered) or
+[`fail()`][qstash_receiver.lifecycle.Processing.fail] (it raised);
+[`handled()`][qstash_receiver.lifecycle.handled] says which answer a handler's exception gets.
+[`Endpoint`][qstash_receiver.lifecycle.Endpoint] builds one per delivery.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def handled(error: BaseException) -> Answer | None:
 
 class Processing:
     """A verified delivery from its claim to its answer: the duplicate guard's claim and the
-    delivery's telemetry, both ended once, by :meth:`finish` or :meth:`fail`."""
+    delivery's telemetry, both ended once, by `finish()` or `fail()`."""
 
     __slots__ = ("_claim", "_watch")
 
@@ -39,11 +41,11 @@ class Processing:
 
     def activate(self) -> object:
         """Make the delivery's span current while the handler runs; pass the token returned
-        to :meth:`deactivate`, in the same context."""
+        to `deactivate()`, in the same context."""
         return self._watch.activate()
 
     def deactivate(self, token: object) -> None:
-        """Undo :meth:`activate`."""
+        """Undo `activate()`."""
         self._watch.deactivate(token)
 
     def finish(self, status: int | None) -> None:
@@ -54,8 +56,8 @@ class Processing:
             self._watch.answered(status)
 
     def fail(self, error: BaseException | None = None) -> Answer | None:
-        """The handler raised ``error`` (``None``: unknown): release the claim; the answer to
-        give for it (:func:`handled`), ``None`` when it propagates."""
+        """The handler raised ``error`` (``None``: unknown): release the claim; the answer to give
+        for it ([`handled()`][qstash_receiver.lifecycle.handled]), ``None`` when it propagates."""
         try:
             self._claim.release()
         finally:
@@ -63,18 +65,18 @@ class Processing:
         return handled(error) if error is not None else None
 
     def release(self) -> None:
-        """:meth:`fail` for an unknown error (the guard's ``Delivery`` spelling)."""
+        """`fail()` for an unknown error (the guard's ``Delivery`` spelling)."""
         self.fail()
 
     async def finish_async(self, status: int | None, offload: Offload) -> None:
-        """:meth:`finish` from a coroutine (an async store awaited, a sync one offloaded)."""
+        """`finish()` from a coroutine (an async store awaited, a sync one offloaded)."""
         try:
             await self._claim.finish_async(status, offload)
         finally:
             self._watch.answered(status)
 
     async def fail_async(self, error: BaseException, offload: Offload) -> Answer | None:
-        """:meth:`fail` from a coroutine."""
+        """`fail()` from a coroutine."""
         try:
             await self._claim.release_async(offload)
         finally:

@@ -1,9 +1,9 @@
 """The policy on published signing keys: refused on a cloud runtime.
 
 Anyone can sign with the QStash dev server's keys and with the demo keys
-(:data:`~qstash_receiver.demo_keys.PUBLISHED_SIGNING_KEYS`), so a deployed function configured with
-one would accept forged deliveries; dev mode itself is refused there by
-:func:`~qstash_receiver.load_config`.
+([`PUBLISHED_SIGNING_KEYS`][qstash_receiver.demo_keys.PUBLISHED_SIGNING_KEYS]), so a deployed
+function configured with one would accept forged deliveries; dev mode itself is refused there by
+[`load_config()`][qstash_receiver.load_config].
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Publish through the official SDK (``qstash`` on PyPI, the ``publish`` extra), configured here.
 
 The SDK does the publishing; this module gives it the URL and token that
-:func:`~qstash_receiver.load_config` resolves, for the outgoing region or for a region by
-name. Kept out of ``qstash_receiver/__init__`` so that receiving never imports the SDK::
+[`load_config()`][qstash_receiver.load_config] resolves, for the outgoing region or for a region by
+name. Kept out of ``qstash_receiver/__init__`` so that receiving never imports the SDK:
 
-    from qstash_receiver.publish import qstash_client
+```python
+from qstash_receiver.publish import qstash_client
 
-    client = qstash_client()  # the outgoing region: the primary one in migration mode
-    client.message.publish_json(url="https://example.com/api/qstash", body={"hello": "world"})
-    qstash_client("EU_CENTRAL_1").message.publish_json(...)  # through EU_CENTRAL_1
+client = qstash_client()  # the outgoing region: the primary one in migration mode
+client.message.publish_json(url="https://example.com/api/qstash", body={"hello": "world"})
+qstash_client("EU_CENTRAL_1").message.publish_json(...)  # through EU_CENTRAL_1
+```
 
 A client keeps its HTTP connections for its lifetime (the SDK has no ``close()``): build one
 per process and region, and reuse it.
@@ -86,19 +88,21 @@ def async_qstash_client(
     config: QStashConfig | None = None,
     retry: RetryConfig | Literal[False] | None = None,
 ) -> AsyncQStash:
-    """:func:`qstash_client` for asyncio: the SDK's ``qstash.AsyncQStash``, configured the same.
+    """[`qstash_client()`][qstash_receiver.publish.qstash_client] for asyncio: the SDK's
+    ``qstash.AsyncQStash``, configured the same.
 
     Args:
         region: ``EU_CENTRAL_1`` or ``US_EAST_1`` in any spelling, or ``None`` for the
             outgoing region.
         config: the configuration to use; default ``load_config()``.
-        retry: the SDK's own ``retry``, as for :func:`qstash_client`.
+        retry: the SDK's own ``retry``, as for
+            [`qstash_client()`][qstash_receiver.publish.qstash_client].
 
     Returns:
         A ``qstash.AsyncQStash`` with that token and ``base_url``.
 
     Raises:
-        ConfigError: as :func:`qstash_client`.
+        ConfigError: as [`qstash_client()`][qstash_receiver.publish.qstash_client].
     """
     url, token = _outgoing(region, config)
     return AsyncQStash(token, retry=retry, base_url=url)

@@ -5,15 +5,17 @@ Installing qstash-receiver registers this plugin with pytest (entry point ``pyte
 Nothing happens in a test that requests neither (``-p no:qstash_receiver`` turns the plugin
 off). pytest imports this module; the package itself never does.
 
-Example::
+Example:
 
-    from myapp import app  # reads the environment on its first delivery
+```python
+from myapp import app  # reads the environment on its first delivery
 
-    def test_order_created(qstash_signer):
-        body = b'{"order_id": 4217}'
-        headers = qstash_signer.headers(body, url="http://localhost/api/qstash")
-        response = app.test_client().post("/api/qstash", data=body, headers=headers)
-        assert response.status_code == 200
+def test_order_created(qstash_signer):
+    body = b'{"order_id": 4217}'
+    headers = qstash_signer.headers(body, url="http://localhost/api/qstash")
+    response = app.test_client().post("/api/qstash", data=body, headers=headers)
+    assert response.status_code == 200
+```
 
 Receivers read the environment once, on their first delivery, and keep what they read.
 ``qstash_env`` resets the default receivers of the FastAPI, Starlette and Django adapters
@@ -96,18 +98,20 @@ class QStashSigner:
     Raises:
         ValueError: ``QSTASH_REGION`` in ``env`` is missing or names no region.
 
-    Example::
+    Example:
 
-        def test_hook(client, qstash_signer):
-            body = b'{"order_id": 4217}'
-            url = "http://testserver/hook"
-            headers = qstash_signer.headers(body, url=url)
-            assert client.post("/hook", content=body, headers=headers).status_code == 200
+    ```python
+    def test_hook(client, qstash_signer):
+        body = b'{"order_id": 4217}'
+        url = "http://testserver/hook"
+        headers = qstash_signer.headers(body, url=url)
+        assert client.post("/hook", content=body, headers=headers).status_code == 200
 
-            # Signed with the EU key but claiming the US region: refused (invalid_signature).
-            forged = qstash_signer.headers(body, url=url, region="EU_CENTRAL_1")
-            forged["Upstash-Region"] = "US-EAST-1"
-            assert client.post("/hook", content=body, headers=forged).status_code == 401
+        # Signed with the EU key but claiming the US region: refused (invalid_signature).
+        forged = qstash_signer.headers(body, url=url, region="EU_CENTRAL_1")
+        forged["Upstash-Region"] = "US-EAST-1"
+        assert client.post("/hook", content=body, headers=forged).status_code == 401
+    ```
     """
 
     __slots__ = ("_keys", "_primary")
@@ -125,7 +129,9 @@ class QStashSigner:
 
     @property
     def primary_region(self) -> Region:
-        """The region signed as when :meth:`headers` is given none (``QSTASH_REGION``)."""
+        """The region signed as when
+        [`headers()`][qstash_receiver.pytest_plugin.QStashSigner.headers] is given none
+        (``QSTASH_REGION``)."""
         return self._primary
 
     def headers(
@@ -139,18 +145,20 @@ class QStashSigner:
     ) -> dict[str, str]:
         """The headers QStash sends with a delivery of ``body`` to ``url``.
 
-        ``Upstash-Signature`` (a token signed with the region's current key, valid for 5
-        minutes), ``Upstash-Region``, ``Upstash-Message-Id``, ``Upstash-Retried`` and
-        ``User-Agent: Upstash-QStash``, as
-        :func:`qstash_receiver.testing.signed_headers` makes them. QStash forwards the
-        publisher's ``Content-Type``; add it yourself when the endpoint reads one.
+        ``Upstash-Signature`` (a token signed with the region's current key, valid for 5 minutes),
+        ``Upstash-Region``, ``Upstash-Message-Id``, ``Upstash-Retried`` and ``User-Agent:
+        Upstash-QStash``, as
+        [`qstash_receiver.testing.signed_headers()`][qstash_receiver.testing.signed_headers] makes
+        them. QStash forwards the publisher's ``Content-Type``; add it yourself when the endpoint
+        reads one.
 
         Args:
             body: the raw body the signature covers (``str`` is signed as UTF-8).
             url: the destination URL, signed as ``sub``: what an endpoint with a URL check
                 (``url=``) compares with the URL it was called at.
-            region: the region to sign as, in any spelling (``US_EAST_1``, ``us-east-1``);
-                default: the primary region (:attr:`primary_region`).
+            region: the region to sign as, in any spelling (``US_EAST_1``, ``us-east-1``); default:
+                the primary region
+                ([`primary_region`][qstash_receiver.pytest_plugin.QStashSigner.primary_region]).
             message_id: the ``Upstash-Message-Id`` (default: a new ``msg_...`` id).
             retried: the ``Upstash-Retried`` count (0 on the first delivery).
 
@@ -190,11 +198,12 @@ def _reset_default_receivers() -> None:
 def qstash_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mapping[str, str]]:
     """A migration-mode environment with demo keys, in ``os.environ`` for this test.
 
-    :data:`qstash_receiver.testing.DEMO_ENV`: ``QSTASH_REGION=US_EAST_1`` and both regions'
-    signing keys, tokens and URLs (made up, never valid on QStash). Every other ``QSTASH_*``
-    and ``{REGION}_QSTASH_*`` variable (``QSTASH_DEV``, the default key pair, ...) is removed,
-    and so are ``AWS_LAMBDA_FUNCTION_NAME`` and ``K_SERVICE``, under which the demo keys are
-    refused. All of it is undone after the test (``monkeypatch``).
+    [`qstash_receiver.testing.DEMO_ENV`][qstash_receiver.testing.DEMO_ENV]:
+    ``QSTASH_REGION=US_EAST_1`` and both regions' signing keys, tokens and URLs (made up, never
+    valid on QStash). Every other ``QSTASH_*`` and ``{REGION}_QSTASH_*`` variable (``QSTASH_DEV``,
+    the default key pair, ...) is removed, and so are ``AWS_LAMBDA_FUNCTION_NAME`` and
+    ``K_SERVICE``, under which the demo keys are refused. All of it is undone after the test
+    (``monkeypatch``).
 
     The default receivers of the FastAPI, Starlette and Django adapters are reset before and
     after the test, so they read this environment. Flask views read it on their first
@@ -204,15 +213,17 @@ def qstash_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mapping[str, str]]:
     Yields:
         The variables set, read-only (``Receiver(config=load_config(qstash_env))`` works).
 
-    Example::
+    Example:
 
-        def test_receiver_reads_the_environment(qstash_env, qstash_signer):
-            headers = qstash_signer.headers(b"hi", url="https://example.com/hook")
-            message = Receiver().verify(
-                signature=headers["Upstash-Signature"], body=b"hi",
-                upstash_region=headers["Upstash-Region"],
-            )
-            assert message.key_region == qstash_env["QSTASH_REGION"]
+    ```python
+    def test_receiver_reads_the_environment(qstash_env, qstash_signer):
+        headers = qstash_signer.headers(b"hi", url="https://example.com/hook")
+        message = Receiver().verify(
+            signature=headers["Upstash-Signature"], body=b"hi",
+            upstash_region=headers["Upstash-Region"],
+        )
+        assert message.key_region == qstash_env["QSTASH_REGION"]
+    ```
     """
     for name in list(os.environ):
         if name.startswith(_PREFIXES) or name in CLOUD_RUNTIME_MARKERS:
@@ -226,14 +237,17 @@ def qstash_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mapping[str, str]]:
 
 @pytest.fixture
 def qstash_signer(qstash_env: Mapping[str, str]) -> QStashSigner:
-    """A :class:`QStashSigner` with the keys of ``qstash_env`` (which it requests).
+    """A [`QStashSigner`][qstash_receiver.pytest_plugin.QStashSigner] with the keys of
+    ``qstash_env`` (which it requests).
 
-    Example::
+    Example:
 
-        def test_hook(client, qstash_signer):
-            body = b'{"order_id": 4217}'
-            url = "http://testserver/hook"
-            headers = qstash_signer.headers(body, url=url, region="eu-central-1")
-            assert client.post("/hook", content=body, headers=headers).status_code == 200
+    ```python
+    def test_hook(client, qstash_signer):
+        body = b'{"order_id": 4217}'
+        url = "http://testserver/hook"
+        headers = qstash_signer.headers(body, url=url, region="eu-central-1")
+        assert client.post("/hook", content=body, headers=headers).status_code == 200
+    ```
     """
     return QStashSigner(qstash_env)

@@ -1,5 +1,5 @@
-"""The guard's Redis stores: :class:`RedisStore` (sync clients) and :class:`AsyncRedisStore`
-(asyncio clients), over redis-py, valkey-py or Upstash Redis (``upstash_redis``, over HTTP).
+"""The guard's Redis stores (``qstash_receiver.dedupe.RedisStore``, ``AsyncRedisStore``) over
+redis-py, valkey-py or Upstash Redis (``upstash_redis``, over HTTP), sync and asyncio.
 
 Each rule is one Lua script, so one round trip: the claim (with the replay binding of the
 signature's ``jti`` and the recognition of this delivery's own token), the renewal
@@ -220,7 +220,7 @@ class RedisStore(_Rules):
         **options: Any,
     ) -> RedisStore:
         """A store over ``redis.Redis.from_url(url, ...)`` with timeouts and one retry that
-        fit ``timeout`` (see :func:`client_options`); ``options`` go to redis-py and override
+        fit ``timeout`` (see `client_options()`); ``options`` go to redis-py and override
         them.
 
         Raises:
@@ -259,9 +259,9 @@ class RedisStore(_Rules):
 
 
 class AsyncRedisStore(_Rules):
-    """:class:`RedisStore` for asyncio clients (``redis.asyncio.Redis``,
-    ``upstash_redis.asyncio.Redis``), awaited on the event loop by async views (no thread);
-    every call is cancelled past ``timeout``. Same arguments as :class:`RedisStore`.
+    """The Redis store for asyncio clients (``redis.asyncio.Redis``,
+    ``upstash_redis.asyncio.Redis``), awaited on the event loop by async views (no thread); every
+    call is cancelled past ``timeout``. Same arguments as ``RedisStore``.
 
     Raises:
         TypeError: ``client`` is not a Redis client.
@@ -293,7 +293,7 @@ class AsyncRedisStore(_Rules):
         timeout: float = DEFAULT_TIMEOUT,
         **options: Any,
     ) -> AsyncRedisStore:
-        """:meth:`RedisStore.from_url` over ``redis.asyncio.Redis.from_url(url, ...)``."""
+        """``RedisStore.from_url`` over ``redis.asyncio.Redis.from_url(url, ...)``."""
         import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -326,7 +326,7 @@ class AsyncRedisStore(_Rules):
     async def claim(
         self, key: str, lease: float, *, token: str | None = None, bind: Binding | None = None
     ) -> Claim | Held:
-        """See :meth:`RedisStore.claim`."""
+        """See [`RedisStore.claim()`][qstash_receiver.dedupe.RedisStore.claim]."""
         token, taken_at = token or new_token(), time.monotonic()
         for _ in range(_RETRIES):
             reply = await self._on_loop(lambda c: self._claim_call(key, lease, token, bind, c))
@@ -336,15 +336,15 @@ class AsyncRedisStore(_Rules):
         return Held(done=False, retry_after=1.0)
 
     async def extend(self, claim: Claim, lease: float) -> Claim | None:
-        """See :meth:`RedisStore.extend`."""
+        """See [`RedisStore.extend()`][qstash_receiver.dedupe.RedisStore.extend]."""
         taken_at = time.monotonic()
         extended = await self._on_loop(lambda c: self._extend_call(claim, lease, c))
         return claim.renewed(lease, taken_at) if extended == 1 else None
 
     async def complete(self, claim: Claim) -> None:
-        """See :meth:`RedisStore.complete`."""
+        """See [`RedisStore.complete()`][qstash_receiver.dedupe.RedisStore.complete]."""
         await self._on_loop(lambda c: self._done_call(claim, c))
 
     async def release(self, claim: Claim) -> None:
-        """See :meth:`RedisStore.release`."""
+        """See [`RedisStore.release()`][qstash_receiver.dedupe.RedisStore.release]."""
         await self._on_loop(lambda c: self._release_call(claim, c))

@@ -1,9 +1,11 @@
 """The errors that steer QStash's retries: raised by a handler, or answered by the guard.
 
-A handler raises :class:`NonRetryableError` (489: QStash stops, the message goes to the DLQ)
-or :class:`RetryLater` (503 with ``Retry-After``); the duplicate guard answers
-:class:`InProgressError` (409) and :class:`StoreUnavailableError` (503). Like every
-:class:`~qstash_receiver.errors.QStashError`, each carries its answer.
+A handler raises [`NonRetryableError`][qstash_receiver.retry_control.NonRetryableError] (489: QStash
+stops, the message goes to the DLQ) or [`RetryLater`][qstash_receiver.retry_control.RetryLater] (503
+with ``Retry-After``); the duplicate guard answers
+[`InProgressError`][qstash_receiver.retry_control.InProgressError] (409) and
+[`StoreUnavailableError`][qstash_receiver.retry_control.StoreUnavailableError] (503). Like every
+[`QStashError`][qstash_receiver.QStashError], each carries its answer.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ class NonRetryableError(QStashError):
     failed at once and moves it to the dead letter queue (DLQ). Use it for errors a retry
     cannot fix (an invalid payload, a deleted record).
 
-    The message you give is logged, and also sent in the answer's body, where the DLQ entry
-    shows it: ``489 Error: non_retryable: order 17 was deleted``. It is your own text, so
-    keep secrets and personal data out of it; it is sent as one line, without control
-    characters, cut to 200 characters (see :attr:`response_detail`).
+    The message you give is logged, and also sent in the answer's body, where the DLQ entry shows
+    it: ``489 Error: non_retryable: order 17 was deleted``. It is your own text, so keep secrets and
+    personal data out of it; it is sent as one line, without control characters, cut to 200
+    characters (see
+    [`response_detail`][qstash_receiver.retry_control.NonRetryableError.response_detail]).
     """
 
     status_code = 489
@@ -170,8 +173,9 @@ class StoreUnavailableError(QStashError):
 class CallbackError(NonRetryableError):
     """A body that is not a QStash callback or failure-callback payload.
 
-    A :class:`NonRetryableError`: a handler that lets it propagate answers 489, so QStash
-    does not retry a body that will never parse. ``str(error)`` names the field at fault.
+    A [`NonRetryableError`][qstash_receiver.retry_control.NonRetryableError]: a handler that lets it
+    propagate answers 489, so QStash does not retry a body that will never parse. ``str(error)``
+    names the field at fault.
     """
 
     reason = "not_a_callback"

@@ -12,7 +12,7 @@ def mask(value: str) -> str:
 
 
 class Secret:
-    """Holds a key or token. ``str()`` and ``repr()`` are masked; use :meth:`reveal`."""
+    """Holds a key or token. ``str()`` and ``repr()`` are masked; use `reveal()`."""
 
     __slots__ = ("_encoded", "_value")
 

@@ -1,9 +1,9 @@
-"""Where a :class:`~qstash_receiver.Receiver`'s configuration comes from, besides a fixed one.
+"""Where a [`Receiver`][qstash_receiver.Receiver]'s configuration comes from, besides a fixed one.
 
-A source is a function returning a :class:`~qstash_receiver.QStashConfig`. A receiver calls it
-on first use and keeps the result, or on every use when the source has ``refresh = True``
-(then it caches by itself, as :class:`StoredKeys` does). Either way the receiver logs each
-configuration's warnings once, so every platform logs the same ones.
+A source is a function returning a [`QStashConfig`][qstash_receiver.QStashConfig]. A receiver calls
+it on first use and keeps the result, or on every use when the source has ``refresh = True`` (then
+it caches by itself, as [`StoredKeys`][qstash_receiver.sources.StoredKeys] does). Either way the
+receiver logs each configuration's warnings once, so every platform logs the same ones.
 
 - the environment: ``Receiver()`` (``load_config()``);
 - framework settings laid over the environment (Django settings, Flask's ``app.config``):
@@ -32,9 +32,9 @@ def overlay_settings(
     """``environ`` (default ``os.environ``) overlaid with framework settings of the same names.
 
     ``lookup(name)`` returns a setting or ``None`` (absent: the environment variable stays).
-    Booleans become ``true``/``false`` (``QSTASH_DEV = True``); other values ``str()``. The
-    result is what :func:`~qstash_receiver.load_config` should see, so the resolution rules
-    stay there.
+    Booleans become ``true``/``false`` (``QSTASH_DEV = True``); other values ``str()``. The result
+    is what [`load_config()`][qstash_receiver.load_config] should see, so the resolution rules stay
+    there.
     """
     merged = dict(os.environ if environ is None else environ)
     for name in E.CONFIG_NAMES:

@@ -2,7 +2,7 @@
 claim that may have landed after a call that failed.
 
 A store call holds a request for at most the store's ``timeout`` (default
-:data:`~qstash_receiver.claims.DEFAULT_TIMEOUT`), whatever its client's own retry settings: a
+`DEFAULT_TIMEOUT`), whatever its client's own retry settings: a
 store whose client is known to return in time (``self_bounded``) is called directly, any other
 from a small pool of helper threads that the request waits on for at most the bound. Async
 stores are awaited on the event loop under ``asyncio.wait_for``; a sync store from a coroutine
@@ -10,7 +10,7 @@ goes through the adapter's ``offload`` (a thread), waited on for at most the bou
 
 A claim call that failed (an error, or past the bound) may still have landed: its reply was
 lost, or a stalled server runs it when it resumes. The delivery knows its token, so
-:func:`undo` deletes the claim if it is this delivery's own as soon as the store answers again
+`undo()` deletes the claim if it is this delivery's own as soon as the store answers again
 (a background thread, or a task for an async store): the next copy of the message then runs at
 once instead of waiting out the lease.
 """
@@ -60,7 +60,7 @@ def bound(store: object) -> float:
 
 
 def is_async(store: object) -> bool:
-    """Whether ``store``'s methods are coroutines (an :class:`AsyncDedupeStore`)."""
+    """Whether ``store``'s methods are coroutines (an `AsyncDedupeStore`)."""
     return inspect.iscoroutinefunction(getattr(store, "claim", None))
 
 

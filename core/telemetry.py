@@ -1,16 +1,17 @@
 """What each delivery leaves behind: one span, two metric points and one log record.
 
-The lifecycle (:mod:`qstash_receiver.lifecycle`) watches every delivery an endpoint sees, from
-its first step to its answer, with a :class:`Watch` that ends once, with one of the
-:data:`OUTCOMES` (see the docs' "Observing deliveries" page for what each means). Whenever the
-delivery was not handled, ``error.type`` (the log record's ``qstash_reason``) is its reason
+The lifecycle ([`qstash_receiver.lifecycle`][qstash_receiver.lifecycle]) watches every delivery an
+endpoint sees, from its first step to its answer, with a [`Watch`][qstash_receiver.telemetry.Watch]
+that ends once, with one of the [`OUTCOMES`][qstash_receiver.telemetry.OUTCOMES] (see the docs'
+"Observing deliveries" page for what each means). Whenever the delivery was not handled,
+``error.type`` (the log record's ``qstash_reason``) is its reason
 code: the answer's reason (``invalid_signature``, ``configuration_error``, ``duplicate``...),
 the class name of the handler's exception, or the status of its non-2xx answer.
 
-OpenTelemetry (extra ``otel``: ``opentelemetry-api``) is imported once, on the first delivery,
-and never looked for again when it is missing; its spans and metrics cost next to nothing
-until the application configures an SDK. The delivery log is the logger
-``qstash_receiver.delivery``; other observers (Powertools on Lambda) are an :class:`Observer`.
+OpenTelemetry (extra ``otel``: ``opentelemetry-api``) is imported once, on the first delivery, and
+never looked for again when it is missing; its spans and metrics cost next to nothing until the
+application configures an SDK. The delivery log is the logger ``qstash_receiver.delivery``; other
+observers (Powertools on Lambda) are an [`Observer`][qstash_receiver.telemetry.Observer].
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class DeliveryRecord:
     """One delivery once answered: what the log record, the metrics and observers get.
 
     Attributes:
-        outcome: one of :data:`OUTCOMES`.
+        outcome: one of [`OUTCOMES`][qstash_receiver.telemetry.OUTCOMES].
         error_type: the reason code when not handled, else ``None``.
         region: the normalised ``Upstash-Region`` (``None`` when absent or not a region).
         message_id: the ``Upstash-Message-Id`` (client-supplied when refused; cut to 128).
@@ -81,9 +82,10 @@ class DeliveryRecord:
 class Observer(Protocol):
     """Something else that watches deliveries: Powertools' metrics and tracer on Lambda.
 
-    :meth:`begin` runs when a delivery starts being processed (for one refused before its
-    handler, just before it ends); the function it returns is called once with the record.
-    Whatever either raises is logged and ignored: the delivery's answer stands.
+    [`begin()`][qstash_receiver.telemetry.Observer.begin] runs when a delivery starts being
+    processed (for one refused before its handler, just before it ends); the function it returns is
+    called once with the record. Whatever either raises is logged and ignored: the delivery's answer
+    stands.
     """
 
     def begin(self) -> Callable[[DeliveryRecord], None]: ...
@@ -184,13 +186,14 @@ class Watch:
 
     def activate(self) -> object:
         """Make the span current (the handler's own spans become its children); a token for
-        :meth:`deactivate`, ``None`` when there is no span."""
+        [`deactivate()`][qstash_receiver.telemetry.Watch.deactivate], ``None`` when there is no
+        span."""
         span = self._span
         api = otel() if span is not None else None
         return None if api is None else api.context.attach(api.trace.set_span_in_context(span))
 
     def deactivate(self, token: object) -> None:
-        """Undo :meth:`activate` (in the same context)."""
+        """Undo [`activate()`][qstash_receiver.telemetry.Watch.activate] (in the same context)."""
         api = otel() if token is not None else None
         if api is not None:
             api.context.detach(token)

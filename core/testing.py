@@ -1,11 +1,13 @@
 """Sign deliveries exactly as QStash does, for tests of your own endpoints.
 
-Example::
+Example:
 
-    from qstash_receiver.testing import signed_headers
+```python
+from qstash_receiver.testing import signed_headers
 
-    headers = signed_headers(b'{"hello": "world"}', key="sig_...", url="https://x.test/hook")
-    response = client.post("/hook", data=b'{"hello": "world"}', headers=headers)
+headers = signed_headers(b'{"hello": "world"}', key="sig_...", url="https://x.test/hook")
+response = client.post("/hook", data=b'{"hello": "world"}', headers=headers)
+```
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The QStash token in both directions: its claims, the body hash, and the signer.
 
-One claim vocabulary: :func:`sign` writes the claims :func:`validate_claims` reads, with the same
-issuer, lifetime and body hash, so the signer (the stand-in, ``qstash_receiver.testing``) and
-the verifier cannot drift apart. The compact JWS layer is :mod:`qstash_receiver.jws`.
+One claim vocabulary: [`sign()`][qstash_receiver.token.sign] writes the claims
+[`validate_claims()`][qstash_receiver.token.validate_claims] reads, with the same issuer, lifetime
+and body hash, so the signer (the stand-in, ``qstash_receiver.testing``) and the verifier cannot
+drift apart. The compact JWS layer is [`qstash_receiver.jws`][qstash_receiver.jws].
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def body_hash(body: Body) -> str:
 def validate_tolerance(clock_tolerance: float) -> None:
     """Refuse a tolerance that would weaken the time checks.
 
-    Accepted: an ``int`` or ``float`` from 0 to :data:`MAX_CLOCK_TOLERANCE` (one day) seconds.
+    Accepted: an ``int`` or ``float`` from 0 to
+        [`MAX_CLOCK_TOLERANCE`][qstash_receiver.token.MAX_CLOCK_TOLERANCE] (one day) seconds.
 
     Raises:
         TypeError: not an ``int`` or ``float`` (a ``bool`` included).
@@ -195,7 +197,8 @@ def signed_headers(
         forwarded: headers the publisher forwarded, sent as given (``Content-Type`` and the
             ``Upstash-Forward-*`` headers with the prefix removed); they never replace the
             headers above.
-        sign_options: passed to :func:`sign` (``now``, ``lifetime``, ``padded``, ``claims``).
+        sign_options: passed to [`sign()`][qstash_receiver.token.sign] (``now``, ``lifetime``,
+            ``padded``, ``claims``).
     """
     # The spellings QStash sends (the names module keeps them lower-case for lookups).
     headers = {

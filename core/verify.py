@@ -1,8 +1,9 @@
 """``Receiver``: verify one QStash delivery against the keys resolved for its region.
 
-:meth:`Receiver.verify` takes the signature and body (the official SDK's call);
-:meth:`Receiver.verify_request` takes a whole request's headers, which is what adapters use.
-Both go through one path: keys for the region, the token, its claims, the body hash, the URL.
+[`Receiver.verify()`][qstash_receiver.verify.Receiver.verify] takes the signature and body (the
+official SDK's call); [`Receiver.verify_request()`][qstash_receiver.verify.Receiver.verify_request]
+takes a whole request's headers, which is what adapters use. Both go through one path: keys for the
+region, the token, its claims, the body hash, the URL.
 """
 
 from __future__ import annotations
@@ -62,11 +63,12 @@ class Receiver:
         current_signing_key: with ``next_signing_key``, keys to use for every request
             (dev mode, ``QSTASH_DEV``, still takes precedence as in the official SDKs).
         next_signing_key: tried only when the signature does not match the current key.
-        config: a :class:`~qstash_receiver.QStashConfig` from
-            :func:`~qstash_receiver.load_config`; keys are then chosen per request from the
-            ``Upstash-Region`` header (migration mode).
-        source: a function returning the configuration (:mod:`qstash_receiver.sources`):
-            called on first use and kept, or on every use when it has ``refresh = True``.
+        config: a [`QStashConfig`][qstash_receiver.QStashConfig] from
+            [`load_config()`][qstash_receiver.load_config]; keys are then chosen per request from
+            the ``Upstash-Region`` header (migration mode).
+        source: a function returning the configuration
+            ([`qstash_receiver.sources`][qstash_receiver.sources]): called on first use and kept, or
+            on every use when it has ``refresh = True``.
         clock: seconds since the epoch; injectable for tests.
 
     With none of keys, ``config`` and ``source``, the configuration is read from the process
@@ -127,7 +129,7 @@ class Receiver:
 
         Raises:
             ConfigError: the configuration cannot be resolved (see
-                :func:`~qstash_receiver.load_config`, or the source's own errors).
+                [`load_config()`][qstash_receiver.load_config], or the source's own errors).
         """
         config = self._config
         if config is None or self._refresh:
@@ -182,7 +184,8 @@ class Receiver:
         clock_tolerance: float = 0,
         upstash_region: str | None = None,
     ) -> VerifiedMessage:
-        """Verify one delivery and return it as a :class:`~qstash_receiver.VerifiedMessage`.
+        """Verify one delivery and return it as a
+        [`VerifiedMessage`][qstash_receiver.VerifiedMessage].
 
         Args:
             signature: the ``Upstash-Signature`` header.
@@ -212,9 +215,9 @@ class Receiver:
     ) -> VerifiedMessage:
         """Verify one request given all its headers and its RAW body.
 
-        The message's delivery fields (message id, retries, schedule, ...) and
-        ``headers`` (without the signature) are filled from ``headers``. ``clock_tolerance``
-        is taken as validated (see :func:`~qstash_receiver.token.validate_tolerance`).
+        The message's delivery fields (message id, retries, schedule, ...) and ``headers`` (without
+        the signature) are filled from ``headers``. ``clock_tolerance`` is taken as validated (see
+        [`validate_tolerance()`][qstash_receiver.token.validate_tolerance]).
 
         Raises:
             SignatureError: a subclass naming the failed check, including a missing or

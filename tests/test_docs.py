@@ -240,3 +240,33 @@ def test_the_migration_page_names_the_demo_extras_of_the_makefile() -> None:
     page = (ROOT / "docs" / "migration.md").read_text()
     named = re.findall(r"`qstash-receiver\[([\w,-]+)\]`\s+\(the Makefile's `DEMO_EXTRAS`\)", page)
     assert named == [demo_extras.group(1)]
+
+
+RAW_ROLE = re.compile(r":(class|meth|func|attr|mod|data|exc|obj):(<code>|`)")
+
+
+def test_the_reference_shows_no_raw_rest(site: str) -> None:
+    """Docstrings render as Markdown: cross-references are links, examples code blocks (no
+    reST role such as :class:`X` shown as text, no stray '::' paragraph)."""
+    assert RAW_ROLE.findall(site) == []
+    assert re.findall(r"::</p>", site) == []
+    assert site.count('class="autorefs autorefs-internal"') > 100  # the links they became
+
+
+def test_the_check_sees_raw_rest() -> None:
+    page = "<p>Use :class:<code>Receiver</code> here::</p>"
+    assert RAW_ROLE.findall(page) != []
+    assert re.findall(r"::</p>", page) != []
+
+
+def test_the_reference_leads_with_what_users_use(built: Path) -> None:
+    core = (built / "reference" / "core" / "index.html").read_text()
+    entries = re.findall(r'id="(qstash_receiver\.[A-Za-z_]+)"', core)
+    # After __version__: the receiver and its message (classes come before functions).
+    assert entries[1:3] == ["qstash_receiver.Receiver", "qstash_receiver.VerifiedMessage"]
+    adapters = sorted(
+        p.parent.name for p in (built / "reference" / "adapters").glob("*/index.html")
+    )
+    assert len(adapters) >= 12  # one page per adapter
+    for page in (built / "reference" / "adapters").glob("*/index.html"):
+        assert page.read_text().count('id="qstash_receiver.adapters.') >= 1

@@ -1,13 +1,14 @@
 """AWS Lambda adapter: verify QStash deliveries behind API Gateway, Function URLs and ALB.
 
-::
 
-    from qstash_receiver.adapters.aws_lambda import get_message, http_response, verify_qstash
+```python
+from qstash_receiver.adapters.aws_lambda import get_message, http_response, verify_qstash
 
-    @verify_qstash
-    def handler(event, context):
-        message = get_message(event)                      # a VerifiedMessage
-        return http_response(event, 200, "ok")             # in the event's response shape
+@verify_qstash
+def handler(event, context):
+    message = get_message(event)                      # a VerifiedMessage
+    return http_response(event, 200, "ok")             # in the event's response shape
+```
 
 With Powertools' event handler, use ``QStashMiddleware`` from
 ``qstash_receiver.adapters.aws_lambda.middleware`` (kept out of this module: it imports

@@ -40,8 +40,9 @@ VerifiedHandler = Callable[[dict[str, Any], Any], R | dict[str, Any]]
 def endpoint(
     options: Options, metrics: Metrics | None = None, tracer: Tracer | None = None
 ) -> Endpoint:
-    """A Lambda endpoint: its own receiver, or :func:`receiver_from_env` built on first use
-    (and kept; a ``ConfigError`` is not kept, so a fixed environment takes effect); its
+    """A Lambda endpoint: its own receiver, or
+    [`receiver_from_env()`][qstash_receiver.adapters.aws_lambda.receiver_from_env] built on first
+    use (and kept; a ``ConfigError`` is not kept, so a fixed environment takes effect); its
     deliveries also go to Powertools' ``metrics`` and ``tracer`` when given."""
     return Endpoint(options, functools.cache(receiver_from_env), observer=observer(metrics, tracer))
 
@@ -129,18 +130,19 @@ def verify_qstash(
             event).
         clock_tolerance (float): seconds of clock skew accepted.
         max_body_bytes (int): larger bodies are refused (413).
-        receiver (Receiver | None): the :class:`Receiver` to use; default: :func:`receiver_from_env`
-            on the first request.
+        receiver (Receiver | None): the [`Receiver`][qstash_receiver.Receiver] to use; default:
+            [`receiver_from_env()`][qstash_receiver.adapters.aws_lambda.receiver_from_env] on the
+            first request.
         dedupe (DedupeStore | None): a duplicate-delivery guard store: on Lambda usually
-            :class:`~qstash_receiver.adapters.aws_lambda.idempotency.PowertoolsStore` over
-            Powertools' DynamoDB (or Redis) persistence layer. Each message runs the handler
-            once; a copy of a handled one is answered 200 without running it, one in progress
-            409 with ``Retry-After``, an unreachable store 503. A claim lasts at most the
-            invocation's remaining time. The answer counts as handled when its
-            ``statusCode`` is 2xx (HTTP APIs and Function URLs: also an answer without one).
+            [`PowertoolsStore`][qstash_receiver.adapters.aws_lambda.idempotency.PowertoolsStore]
+            over Powertools' DynamoDB (or Redis) persistence layer. Each message runs the handler
+            once; a copy of a handled one is answered 200 without running it, one in progress 409
+            with ``Retry-After``, an unreachable store 503. A claim lasts at most the invocation's
+            remaining time. The answer counts as handled when its ``statusCode`` is 2xx (HTTP APIs
+            and Function URLs: also an answer without one).
         metrics (Metrics | None), tracer (Tracer | None): Powertools' own: each delivery is
             also EMF metrics with ``region`` and ``outcome`` dimensions and an X-Ray subsegment
-            (:mod:`~qstash_receiver.adapters.aws_lambda.powertools`).
+            ([`powertools`][qstash_receiver.adapters.aws_lambda.powertools]).
 
     Environment variables read (default receiver): ``QSTASH_SIGNING_KEYS_SECRET``,
     ``QSTASH_SIGNING_KEYS_PARAMETER``, and those of ``load_config`` (``QSTASH_REGION``,

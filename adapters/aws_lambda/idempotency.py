@@ -1,15 +1,16 @@
 """``PowertoolsStore``: the duplicate-delivery guard in Powertools Idempotency's persistence.
 
-::
 
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-    from qstash_receiver.adapters.aws_lambda import verify_qstash
-    from qstash_receiver.adapters.aws_lambda.idempotency import PowertoolsStore
+```python
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from qstash_receiver.adapters.aws_lambda import verify_qstash
+from qstash_receiver.adapters.aws_lambda.idempotency import PowertoolsStore
 
-    store = PowertoolsStore(DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]))
+store = PowertoolsStore(DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]))
 
-    @verify_qstash(dedupe=store)
-    def handler(event, context): ...
+@verify_qstash(dedupe=store)
+def handler(event, context): ...
+```
 
 The layer's own records are used as Powertools writes them (``INPROGRESS`` with an in-progress
 expiry, ``COMPLETED``, deleted on failure), so the table is the one Powertools documents (``id``

@@ -116,13 +116,17 @@ def _ssm_provider(client: SSMClient | None) -> BaseProvider:
 
 
 class StoredKeysReceiver(Receiver):
-    """A :class:`Receiver` whose signing keys live in Secrets Manager or SSM Parameter Store.
+    """A [`Receiver`][qstash_receiver.Receiver] whose signing keys live in Secrets Manager or SSM
+    Parameter Store.
 
-    Build it with :meth:`from_secret` / :meth:`from_parameter`. The value is fetched on the
-    first delivery, reused for ``max_age`` seconds (Powertools Parameters caching) and laid
-    over the environment (its values win). A failed fetch or unreadable value raises
-    :class:`KeyFetchError` from :attr:`config`: answered 500, logged with the source's name
-    and the AWS error code, never its content.
+    Build it with
+    [`from_secret()`][qstash_receiver.adapters.aws_lambda.StoredKeysReceiver.from_secret] /
+    [`from_parameter()`][qstash_receiver.adapters.aws_lambda.StoredKeysReceiver.from_parameter]. The
+    value is fetched on the first delivery, reused for ``max_age`` seconds (Powertools Parameters
+    caching) and laid over the environment (its values win). A failed fetch or unreadable value
+    raises [`KeyFetchError`][qstash_receiver.adapters.aws_lambda.KeyFetchError] from
+    [`config`][qstash_receiver.config]: answered 500, logged with the source's name and the AWS
+    error code, never its content.
     """
 
     def __init__(
@@ -189,9 +193,11 @@ class StoredKeysReceiver(Receiver):
 def receiver_from_env(env: Mapping[str, str] | None = None) -> Receiver:
     """The receiver an adapter uses by default.
 
-    With ``QSTASH_SIGNING_KEYS_SECRET`` set, a :class:`StoredKeysReceiver` for that secret;
+    With ``QSTASH_SIGNING_KEYS_SECRET`` set, a
+    [`StoredKeysReceiver`][qstash_receiver.adapters.aws_lambda.StoredKeysReceiver] for that secret;
     with ``QSTASH_SIGNING_KEYS_PARAMETER``, one for that SSM parameter; otherwise a plain
-    :class:`Receiver` reading the environment (``load_config``). Nothing is fetched here.
+    [`Receiver`][qstash_receiver.Receiver] reading the environment (``load_config``). Nothing is
+    fetched here.
 
     Raises:
         ConfigError: both variables are set, or (``env`` given) the environment is invalid.

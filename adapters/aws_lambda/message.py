@@ -35,8 +35,9 @@ class _HasContext(Protocol):
 def get_message(source: Mapping[str, Any] | _HasContext) -> VerifiedMessage:
     """The verified message of a delivery.
 
-    ``source`` is the ``event`` a :func:`verify_qstash` handler received, or the Powertools
-    resolver (``app``) or ``Router`` inside a route verified by ``QStashMiddleware``.
+    ``source`` is the ``event`` a
+    [`verify_qstash()`][qstash_receiver.adapters.aws_lambda.verify_qstash] handler received, or the
+    Powertools resolver (``app``) or ``Router`` inside a route verified by ``QStashMiddleware``.
 
     Raises:
         LookupError: ``source`` did not go through ``verify_qstash`` or the middleware.

@@ -41,10 +41,12 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     """Verify QStash deliveries in a Powertools event handler, globally or per route.
 
     Works with ``APIGatewayRestResolver``, ``APIGatewayHttpResolver``, ``ALBResolver`` and
-    ``LambdaFunctionUrlResolver``::
+    ``LambdaFunctionUrlResolver``:
 
-        app.use(middlewares=[QStashMiddleware()])              # every route, or
-        @app.post("/qstash", middlewares=[QStashMiddleware()])  # one route
+    ```python
+    app.use(middlewares=[QStashMiddleware()])              # every route, or
+    @app.post("/qstash", middlewares=[QStashMiddleware()])  # one route
+    ```
 
     The route runs only for verified deliveries; ``get_message(app)`` returns the message
     (also ``app.context["qstash_message"]``). Other requests get a Powertools ``Response``:
@@ -57,8 +59,9 @@ class QStashMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             event).
         clock_tolerance (float): seconds of clock skew accepted.
         max_body_bytes (int): larger bodies are refused (413).
-        receiver (Receiver | None): the :class:`Receiver` to use; default: ``receiver_from_env()``
-            on the first request (environment variables as for ``verify_qstash``).
+        receiver (Receiver | None): the [`Receiver`][qstash_receiver.Receiver] to use; default:
+            ``receiver_from_env()`` on the first request (environment variables as for
+            ``verify_qstash``).
         dedupe (DedupeStore | None): a duplicate-delivery guard store, as for ``verify_qstash``;
             the route's ``Response`` counts as handled when its status is 2xx.
         metrics (Metrics | None), tracer (Tracer | None): Powertools' own, as for

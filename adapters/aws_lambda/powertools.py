@@ -27,7 +27,7 @@ SUBSEGMENT = "## QStash delivery"
 
 
 class PowertoolsObserver:
-    """An :class:`~qstash_receiver.telemetry.Observer` writing to Powertools' metrics and
+    """An [`Observer`][qstash_receiver.telemetry.Observer] writing to Powertools' metrics and
     tracer (either may be ``None``).
 
     Args:

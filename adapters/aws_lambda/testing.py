@@ -1,12 +1,14 @@
 """Signed Lambda HTTP events, for tests of your own handlers.
 
 Start from a real event of your integration (``sam local generate-event apigateway
-http-api-proxy`` and friends) and put a signed delivery into a copy of it::
+http-api-proxy`` and friends) and put a signed delivery into a copy of it:
 
-    from qstash_receiver.adapters.aws_lambda.testing import signed_event
+```python
+from qstash_receiver.adapters.aws_lambda.testing import signed_event
 
-    event = signed_event(template, b'{"hello": "world"}', key="sig_...", region="US_EAST_1")
-    assert handler(event, None)["statusCode"] == 200
+event = signed_event(template, b'{"hello": "world"}', key="sig_...", region="US_EAST_1")
+assert handler(event, None)["statusCode"] == 200
+```
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ def signed_event(
     """A copy of ``template`` carrying a QStash delivery of ``body`` signed with ``key``.
 
     ``region`` sets the ``Upstash-Region`` header; ``sign_options`` go to
-    :func:`qstash_receiver.testing.signed_headers` (``message_id``, ``now``, ``lifetime``...).
+    [`qstash_receiver.testing.signed_headers()`][qstash_receiver.testing.signed_headers]
+    (``message_id``, ``now``, ``lifetime``...).
 
     Raises:
         UnsupportedEventError: ``template`` is not an HTTP event.

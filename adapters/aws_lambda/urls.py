@@ -1,11 +1,12 @@
 """``request_url(event)``: the URL a Lambda HTTP event was sent to, for the signed URL check.
 
-::
 
-    from qstash_receiver.adapters.aws_lambda.urls import request_url
+```python
+from qstash_receiver.adapters.aws_lambda.urls import request_url
 
-    @verify_qstash(url=request_url)
-    def handler(event, context): ...
+@verify_qstash(url=request_url)
+def handler(event, context): ...
+```
 
 Built from what AWS itself puts into the event, per integration:
 

@@ -1,13 +1,14 @@
 """Django adapter: verify QStash deliveries in function and class-based views.
 
-::
 
-    from qstash_receiver.adapters.django import QStashVerifiedMixin, get_message, verify_qstash
+```python
+from qstash_receiver.adapters.django import QStashVerifiedMixin, get_message, verify_qstash
 
-    @verify_qstash
-    def hook(request):
-        message = get_message(request)          # also request.qstash_message
-        ...
+@verify_qstash
+def hook(request):
+    message = get_message(request)          # also request.qstash_message
+    ...
+```
 
 Add ``"qstash_receiver.adapters.django"`` to ``INSTALLED_APPS`` for the system checks.
 Configuration comes from ``QSTASH_*`` Django settings, falling back to the environment.

@@ -6,13 +6,15 @@ view runs (into a temporary file that moves to disk past ``FILE_UPLOAD_MAX_MEMOR
 ``request.body``, after all of it was received. This wrapper stands between the server and
 Django and answers 413 as soon as a body is known to be too large: at once when the declared
 ``Content-Length`` says so, or at the first chunk past the limit of a chunked body, without
-receiving the rest. ``asgi.py``::
+receiving the rest. ``asgi.py``:
 
-    from django.core.asgi import get_asgi_application
-    from qstash_receiver.adapters.django.asgi import limit_body
+```python
+from django.core.asgi import get_asgi_application
+from qstash_receiver.adapters.django.asgi import limit_body
 
-    application = limit_body(get_asgi_application(), max_body_bytes=1024 * 1024,
-                             paths=["/qstash/"])
+application = limit_body(get_asgi_application(), max_body_bytes=1024 * 1024,
+                         paths=["/qstash/"])
+```
 
 Under WSGI (gunicorn, uWSGI, mod_wsgi) nothing is needed: Django reads the body only when the
 view asks for it, and the view's check refuses a declared oversize body before that.

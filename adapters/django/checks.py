@@ -1,7 +1,7 @@
 """Django system checks for the QStash configuration (``manage.py check``).
 
-Each finding comes from :func:`qstash_receiver.load_config` (its result or its coded
-warnings); this module only gives them Django check ids.
+Each finding comes from [`qstash_receiver.load_config()`][qstash_receiver.load_config] (its result
+or its coded warnings); this module only gives them Django check ids.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def check_url_checks(
 
 
 def url_check_messages(counts: UrlChecks) -> list[CheckMessage]:
-    """What :func:`check_url_checks` says about ``counts``."""
+    """What `check_url_checks()` says about ``counts``."""
     if not counts.unchecked:
         return []
     text = url_check_off(counts.unchecked, counts.checked + counts.unchecked)
@@ -138,7 +138,7 @@ def check_upload_limit(
 
 
 def upload_limit_messages(django_limit: int | None, view_limit: int) -> list[CheckMessage]:
-    """What :func:`check_upload_limit` says about Django's and the views' limits."""
+    """What `check_upload_limit()` says about Django's and the views' limits."""
     if django_limit is None or django_limit >= view_limit:
         return []
     return [
@@ -183,7 +183,7 @@ def check_guard_caches(
 
 
 def guard_cache_messages(stores: Sequence[object]) -> list[CheckMessage]:
-    """What :func:`check_guard_caches` says about ``stores``."""
+    """What `check_guard_caches()` says about ``stores``."""
     found: dict[str, str] = {}
     for store in stores:
         if not isinstance(store, CacheStore):

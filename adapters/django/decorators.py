@@ -44,11 +44,11 @@ def verify_qstash(view: V | None = None, /, **options: Unpack[OptionArgs]) -> V 
 
     Use bare (``@verify_qstash``) or with options (``@verify_qstash(url=...)``). The view is
     CSRF-exempt and runs only for verified requests, with the message available as
-    ``request.qstash_message`` (typed: :func:`get_message`). Other requests are answered
-    401 (not verified), 413 (body over ``max_body_bytes`` or ``DATA_UPLOAD_MAX_MEMORY_SIZE``)
-    or 500 (no usable signing keys; QStash retries), as ``text/plain``. A view raising
-    ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503 with
-    ``Retry-After``.
+    ``request.qstash_message`` (typed:
+    [`get_message()`][qstash_receiver.adapters.django.get_message]). Other requests are answered 401
+    (not verified), 413 (body over ``max_body_bytes`` or ``DATA_UPLOAD_MAX_MEMORY_SIZE``) or 500 (no
+    usable signing keys; QStash retries), as ``text/plain``. A view raising ``NonRetryableError`` is
+    answered 489 (QStash does not retry), ``RetryLater`` 503 with ``Retry-After``.
 
     Args:
         view: the view function (bare use).
@@ -58,14 +58,15 @@ def verify_qstash(view: V | None = None, /, **options: Unpack[OptionArgs]) -> V 
             ``HttpRequest``).
         clock_tolerance (float): seconds of clock skew accepted.
         max_body_bytes (int): larger bodies are refused before they are read.
-        receiver (Receiver | None): the :class:`Receiver` to use; default: one built from Django
-            settings with environment fallback (see ``qstash_receiver.adapters.django.settings``),
-            resolved on the first request.
+        receiver (Receiver | None): the [`Receiver`][qstash_receiver.Receiver] to use; default: one
+            built from Django settings with environment fallback (see
+            ``qstash_receiver.adapters.django.settings``), resolved on the first request.
         dedupe (DedupeStore | None): a duplicate-delivery guard store
-            (:mod:`qstash_receiver.dedupe`, or ``qstash_receiver.adapters.django.CacheStore``
-            for a Django cache): each message runs the view once; a copy of a handled one is
-            answered 200 without running it, one in progress 409 with ``Retry-After``; an
-            unreachable store 503. The view's answer counts as handled when its status is 2xx.
+            ([`qstash_receiver.dedupe`][qstash_receiver.dedupe], or
+            ``qstash_receiver.adapters.django.CacheStore`` for a Django cache): each message runs
+            the view once; a copy of a handled one is answered 200 without running it, one in
+            progress 409 with ``Retry-After``; an unreachable store 503. The view's answer counts as
+            handled when its status is 2xx.
 
     Settings / environment variables read (default receiver): ``QSTASH_REGION``,
     ``QSTASH_CURRENT_SIGNING_KEY``, ``QSTASH_NEXT_SIGNING_KEY``, their ``EU_CENTRAL_1_`` /

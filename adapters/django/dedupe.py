@@ -17,14 +17,15 @@ __all__ = ["CacheStore"]
 class CacheStore(KeyValueStore):
     """A guard store in a Django cache, through ``cache.add`` (atomic add-if-absent).
 
-    ::
 
-        @verify_qstash(dedupe=CacheStore("default"))
-        def hook(request): ...
+    ```python
+    @verify_qstash(dedupe=CacheStore("default"))
+    def hook(request): ...
+    ```
 
     Pick a cache every worker shares and whose ``add`` is atomic: Redis
     (``django.core.cache.backends.redis.RedisCache``), Memcached or the database cache.
-    ``LocMemCache`` is per process (like :class:`~qstash_receiver.dedupe.MemoryStore`); the
+    ``LocMemCache`` is per process (like [`MemoryStore`][qstash_receiver.dedupe.MemoryStore]); the
     file-based cache's ``add`` is not atomic across processes (``manage.py check`` warns,
     ``qstash_receiver.W006``). The cache is looked up per call (``caches[alias]`` is per
     thread), so the store can be built at import time. Calls to a network cache (Redis,

@@ -31,19 +31,20 @@ _OPTION_ATTRIBUTES: dict[str, str] = {
 class QStashVerifiedMixin(View):
     """Verify QStash deliveries before any handler of a class-based view runs.
 
-    Put it first among the bases (``class Hook(QStashVerifiedMixin, View)``). Sync and async
-    views both work (Django requires a view's handlers to be all sync or all async). The view
-    is CSRF-exempt; verified handlers read ``self.qstash_message``; other requests are
-    answered 401/413/500 as by :func:`~qstash_receiver.adapters.django.verify_qstash`, whose
-    options are these class attributes (also settable through ``as_view(**initkwargs)``),
-    validated once by :meth:`as_view`.
+    Put it first among the bases (``class Hook(QStashVerifiedMixin, View)``). Sync and async views
+    both work (Django requires a view's handlers to be all sync or all async). The view is
+    CSRF-exempt; verified handlers read ``self.qstash_message``; other requests are answered
+    401/413/500 as by [`verify_qstash()`][qstash_receiver.adapters.django.verify_qstash], whose
+    options are these class attributes (also settable through ``as_view(**initkwargs)``), validated
+    once by [`as_view()`][qstash_receiver.adapters.django.QStashVerifiedMixin.as_view].
 
     Attributes:
         qstash_url: when set, the signed destination URL must equal it.
         qstash_clock_tolerance: seconds of clock skew accepted.
         qstash_max_body_bytes: larger bodies are refused before they are read.
-        qstash_receiver: the :class:`Receiver` to use; default: built from Django settings
-            with environment fallback (``QSTASH_*`` names), resolved on the first request.
+        qstash_receiver: the [`Receiver`][qstash_receiver.Receiver] to use; default: built from
+            Django settings with environment fallback (``QSTASH_*`` names), resolved on the first
+            request.
         qstash_dedupe: a duplicate-delivery guard store (each message handled once), as the
             decorator's ``dedupe=``.
     """

@@ -2,8 +2,8 @@
 
 Every ``QSTASH_*`` name the core reads (``QSTASH_REGION``, ``QSTASH_CURRENT_SIGNING_KEY``,
 ``US_EAST_1_QSTASH_NEXT_SIGNING_KEY``, ...) may be set in ``settings.py`` under the same name; a
-name absent from settings (or set to ``None``) is read from the environment. The merged mapping
-goes to :func:`qstash_receiver.load_config`, which owns every resolution rule.
+name absent from settings (or set to ``None``) is read from the environment. The merged mapping goes
+to [`qstash_receiver.load_config()`][qstash_receiver.load_config], which owns every resolution rule.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def qstash_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     Args:
         environ: the environment to fall back to (default ``os.environ``); tests pass a dict.
 
-    Environment variables read: those of :func:`qstash_receiver.load_config`.
+    Environment variables read: those of
+    [`qstash_receiver.load_config()`][qstash_receiver.load_config].
     """
     return overlay_settings(lambda name: getattr(settings, name, None), environ)
 

@@ -50,7 +50,7 @@ class RequestUrl:
         return "request_url"
 
 
-#: The one :class:`RequestUrl`: ``@verify_qstash(url=request_url)``.
+#: The one `RequestUrl`: ``@verify_qstash(url=request_url)``.
 request_url = RequestUrl()
 
 

@@ -27,7 +27,8 @@ from .urlcheck import record
 
 __all__ = ["MESSAGE_ATTRIBUTE", "RESPONDER", "endpoint", "get_message", "offload", "verify_request"]
 
-#: The ``HttpRequest`` attribute holding the :class:`VerifiedMessage` of a verified request.
+#: The ``HttpRequest`` attribute holding the
+#: [`VerifiedMessage`][qstash_receiver.adapters.django.VerifiedMessage] of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"
 
 

@@ -1,23 +1,24 @@
 """Flask adapter: verify QStash deliveries in views, or in every view of a blueprint.
 
-::
 
-    qstash = QStash(app)                  # QSTASH_* from app.config, else the environment
+```python
+qstash = QStash(app)                  # QSTASH_* from app.config, else the environment
 
-    @app.post("/qstash")
-    @verify_qstash
-    def hook():
-        message = current_message()       # also flask.g.qstash_message
-        ...
+@app.post("/qstash")
+@verify_qstash
+def hook():
+    message = current_message()       # also flask.g.qstash_message
+    ...
 
-    qstash.protect(jobs_blueprint)        # every view of the blueprint, no decorator needed
+qstash.protect(jobs_blueprint)        # every view of the blueprint, no decorator needed
 
-    @app.post("/once")
-    @verify_qstash(dedupe=RedisStore(redis_client))   # each message id handled once
-    def once(): ...
+@app.post("/once")
+@verify_qstash(dedupe=RedisStore(redis_client))   # each message id handled once
+def once(): ...
+```
 
 Cloud Functions (functions-framework) runs HTTP functions as Flask views, so
-:mod:`qstash_receiver.adapters.gcf` uses this module's decorator.
+[`qstash_receiver.adapters.gcf`][qstash_receiver.adapters.gcf] uses this module's decorator.
 """
 
 from __future__ import annotations

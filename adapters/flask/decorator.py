@@ -40,11 +40,11 @@ def verify_qstash(
 
     Use bare (``@verify_qstash``) or with options, on sync and async views. The view runs
     only for verified requests, with the message in ``flask.g.qstash_message`` (typed:
-    :func:`current_message`); the raw body stays cached, so ``request.get_json()`` works.
-    Other requests get ``text/plain`` 401 (not verified), 413 (body over ``max_body_bytes``;
-    a smaller ``MAX_CONTENT_LENGTH`` answers Flask's own 413) or 500 (no usable keys). A view
-    raising ``NonRetryableError`` is answered 489 (QStash does not retry), ``RetryLater`` 503
-    with ``Retry-After``.
+    [`current_message()`][qstash_receiver.adapters.flask.current_message]); the raw body stays
+    cached, so ``request.get_json()`` works. Other requests get ``text/plain`` 401 (not verified),
+    413 (body over ``max_body_bytes``; a smaller ``MAX_CONTENT_LENGTH`` answers Flask's own 413) or
+    500 (no usable keys). A view raising ``NonRetryableError`` is answered 489 (QStash does not
+    retry), ``RetryLater`` 503 with ``Retry-After``.
 
     Keyword Args:
         url (UrlOption): the signed destination URL must equal it; a callable gets the
@@ -55,12 +55,12 @@ def verify_qstash(
         receiver (Receiver | None): default: the Flask ``QStash`` extension's when the app has one,
             else one ``Receiver()`` reading the environment (``QSTASH_REGION``, the
             ``[REGION_]QSTASH_CURRENT/NEXT_SIGNING_KEY`` pairs, ``QSTASH_DEV``; see
-            :func:`qstash_receiver.load_config`) on the first request.
+            [`qstash_receiver.load_config()`][qstash_receiver.load_config]) on the first request.
         dedupe (DedupeStore | None): a duplicate-delivery guard store
-            (:mod:`qstash_receiver.dedupe`): each message runs the view once; a copy of a
-            handled one is answered 200 without running it, one in progress 409 with
-            ``Retry-After``; an unreachable store 503. The view's answer counts as handled when
-            its status is 2xx.
+            ([`qstash_receiver.dedupe`][qstash_receiver.dedupe]): each message runs the view once; a
+            copy of a handled one is answered 200 without running it, one in progress 409 with
+            ``Retry-After``; an unreachable store 503. The view's answer counts as handled when its
+            status is 2xx.
 
     Raises:
         ValueError, TypeError: invalid options (when decorating); TypeError also when

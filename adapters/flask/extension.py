@@ -72,13 +72,15 @@ class QStash:
     """Flask extension: QStash settings in ``app.config`` and blueprint protection.
 
     Every ``QSTASH_*`` environment variable (``QSTASH_REGION``, ``QSTASH_CURRENT_SIGNING_KEY``,
-    ``US_EAST_1_QSTASH_NEXT_SIGNING_KEY``, ...) may be set in ``app.config`` under the same
-    name; names absent from it (or ``None``) come from ``environ``. The merged mapping goes to
-    :func:`qstash_receiver.load_config` on the app's first delivery and the result is cached.
-    :func:`verify_qstash` views without an explicit ``receiver`` use it too.
+    ``US_EAST_1_QSTASH_NEXT_SIGNING_KEY``, ...) may be set in ``app.config`` under the same name;
+    names absent from it (or ``None``) come from ``environ``. The merged mapping goes to
+    [`qstash_receiver.load_config()`][qstash_receiver.load_config] on the app's first delivery and
+    the result is cached. [`verify_qstash()`][qstash_receiver.adapters.flask.verify_qstash] views
+    without an explicit ``receiver`` use it too.
 
     Args:
-        app: the app to initialise now (or call :meth:`init_app` later).
+        app: the app to initialise now (or call
+            [`init_app()`][qstash_receiver.adapters.flask.QStash.init_app] later).
         environ: the fallback environment; default ``os.environ`` (tests pass a dict).
     """
 
@@ -99,7 +101,8 @@ class QStash:
         return overlay_settings(app.config.get, self._environ)
 
     def receiver(self, app: Flask | None = None) -> Receiver:
-        """The :class:`Receiver` of ``app`` (default: the current app), built on first use.
+        """The [`Receiver`][qstash_receiver.Receiver] of ``app`` (default: the current app), built
+        on first use.
 
         Raises:
             ConfigError: invalid settings/environment (not cached: a fix takes effect).
@@ -115,11 +118,11 @@ class QStash:
     def protect(self, scope: Blueprint | Flask, **options: Unpack[OptionArgs]) -> None:
         """Verify every request of a blueprint (or app) before its views run.
 
-        A ``before_request`` hook: register it before hooks that need the message. Options
-        and answers are those of :func:`verify_qstash` (default receiver: this extension's);
-        with ``dedupe=``, an ``after_request`` hook completes or releases the claim by the
-        response's status, and ``NonRetryableError`` / ``RetryLater`` raised by the scope's
-        views get their answers through its error handlers.
+        A ``before_request`` hook: register it before hooks that need the message. Options and
+        answers are those of [`verify_qstash()`][qstash_receiver.adapters.flask.verify_qstash]
+        (default receiver: this extension's); with ``dedupe=``, an ``after_request`` hook completes
+        or releases the claim by the response's status, and ``NonRetryableError`` / ``RetryLater``
+        raised by the scope's views get their answers through its error handlers.
 
         Raises:
             ValueError, TypeError: invalid options.

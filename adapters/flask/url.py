@@ -44,7 +44,7 @@ def request_url(request: Request) -> str:
     ``werkzeug.middleware.proxy_fix.ProxyFix`` with the proxy's ``X-Forwarded-Proto`` /
     ``-Host`` / ``-Port`` / ``-Prefix`` enabled, as for anything else that builds URLs; a
     default port is left out, and Flask's ``TRUSTED_HOSTS`` applies. Then
-    :func:`request_target`.
+    [`request_target()`][qstash_receiver.adapters.flask.request_target].
 
     Raises:
         werkzeug.exceptions.SecurityError: the host is not in ``TRUSTED_HOSTS`` (Flask

@@ -29,7 +29,8 @@ __all__ = [
     "verify_current",
 ]
 
-#: The ``flask.g`` attribute holding the :class:`VerifiedMessage` of a verified request.
+#: The ``flask.g`` attribute holding the
+#: [`VerifiedMessage`][qstash_receiver.adapters.flask.VerifiedMessage] of a verified request.
 MESSAGE_ATTRIBUTE = "qstash_message"
 #: ``app.extensions`` keys: the ``QStash`` extension, and the app's receiver.
 EXTENSION = "qstash"

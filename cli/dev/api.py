@@ -1,7 +1,7 @@
 """The stand-in's REST API beside publishing: the paths and shapes the official SDKs call.
 
 Every route needs the region's token (401 otherwise); an unknown path is answered 404 naming
-what is served. See :mod:`.schedules`, :mod:`.groups` and :mod:`.events` for each resource.
+what is served. See `.schedules`, `.groups` and `.events` for each resource.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ SERVED = (
 
 
 class Desk(Protocol):
-    """What the routes need from the stand-in (:class:`~.server.DevServer` provides it)."""
+    """What the routes need from the stand-in
+    ([`DevServer`][qstash_receiver.cli.dev.server.DevServer] provides it)."""
 
     default_retries: int
     events: EventLog

@@ -110,8 +110,9 @@ class Outbox:
         workers: delivery threads.
         max_retry_after: the longest ``Retry-After`` honoured, in seconds (QStash: one day);
             longer waits are cut to it, so that a local loop stays quick.
-        history: how many attempts :attr:`attempts` keeps.
-        on_attempt: called with every :class:`Attempt` (from a delivery thread).
+        history: how many attempts `attempts` keeps.
+        on_attempt: called with every [`Attempt`][qstash_receiver.cli.dev.server.Attempt] (from a
+            delivery thread).
         events: where each message's states are logged (QStash's logs), if anywhere.
     """
 

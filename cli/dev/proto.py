@@ -1,4 +1,4 @@
-"""The stand-in's side of QStash's publish API: parse a publish into a :class:`Message`.
+"""The stand-in's side of QStash's publish API: parse a publish into a `Message`.
 
 Publish headers understood (QStash's names, https://upstash.com/docs/qstash/api/publish):
 ``Upstash-Method``, ``Upstash-Delay``, ``Upstash-Retries`` (QStash's default: 3),

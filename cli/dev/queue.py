@@ -33,7 +33,7 @@ class Scheduler:
 
     Args:
         workers: the number of threads (at least 1).
-        on_exit: called once, by the last worker to end after :meth:`stop` (the owner
+        on_exit: called once, by the last worker to end after `stop()` (the owner
             closes what the jobs share there, e.g. an HTTP client still in use).
     """
 
@@ -51,7 +51,7 @@ class Scheduler:
 
     @property
     def stopping(self) -> bool:
-        """True once :meth:`stop` was called: new jobs are dropped, results discarded."""
+        """True once `stop()` was called: new jobs are dropped, results discarded."""
         return self._stopping
 
     def start(self) -> None:

@@ -2,8 +2,8 @@
 
 One loopback HTTP server per region accepts ``POST /v2/publish/{destination}`` (a URL, or a
 URL group's name) with that region's token, and serves that region's schedules, queues, URL
-groups, dead letters and logs in the shape of QStash's API (see :mod:`.api`). Messages are
-delivered the way QStash does (see :mod:`.delivery`): signed with the region's current key
+groups, dead letters and logs in the shape of QStash's API (see `.api`). Messages are
+delivered the way QStash does (see `.delivery`): signed with the region's current key
 (``sub`` = destination), with ``Upstash-Region``, ``Upstash-Message-Id``, ``Upstash-Retried``
 and the forwarded headers, retried, dead-lettered, reported to callback URLs. Needs httpx and
 cronsim (the ``cli`` extra).
@@ -120,7 +120,8 @@ class DevServer:
     """Run both simulated regions on loopback; use as a context manager.
 
     Args:
-        regions: the simulated regions (default: :func:`demo_regions`).
+        regions: the simulated regions (default:
+            [`demo_regions()`][qstash_receiver.cli.dev.server.demo_regions]).
         host: the address to bind (loopback by default; it signs with known keys).
         ports: a port per region; 0 or missing picks a free one.
         default_retries: retries when a publish has no ``Upstash-Retries`` (QStash: 3).
@@ -131,8 +132,10 @@ class DevServer:
             cut to it; QStash honours up to a day).
         deliver_twice: deliver every message a second time after it succeeded, as QStash's
             at-least-once delivery may (dev only; per message: ``X-Dev-Deliver-Twice: true``).
-        stop_grace: seconds :meth:`stop` waits for attempts already on the wire.
-        on_attempt: called with every :class:`Attempt` (from a delivery thread).
+        stop_grace: seconds [`stop()`][qstash_receiver.cli.dev.server.DevServer.stop] waits for
+            attempts already on the wire.
+        on_attempt: called with every [`Attempt`][qstash_receiver.cli.dev.server.Attempt] (from a
+            delivery thread).
         clock: the wall clock schedules' crons are read against (Unix seconds; tests move it
             close to a minute's end instead of waiting for it).
     """
