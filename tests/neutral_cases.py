@@ -141,7 +141,8 @@ def check_every_case(service: Service, prefix: str, mode: str, chunked_status: i
         body, once = b'{"do": "nonretryable"}', base + "/once"
         headers = signed(body, US_CURRENT, "US_EAST_1", f"{tag}_released")
         for _ in range(2):
-            assert client.post(once, content=body, headers=headers).status_code == 489
+            answer = client.post(once, content=body, headers=headers)
+            assert answer.status_code == 489, answer.text
         check_oversize(service, base, tag, chunked_status)
     runs = handled(service)
     assert {m: runs[m] for m, *_ in genuine} == {m: 1 for m, *_ in genuine}
