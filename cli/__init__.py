@@ -1,4 +1,4 @@
-"""The ``qstash-receiver`` console script: ``doctor``, ``sign``, ``verify``, ``dev`` and ``migrate``.
+"""The ``qstash-receiver`` console script: ``doctor``, ``sign``, ``verify``, ``dev``, ``migrate``.
 
 Each subcommand lives in its own module with ``register(subparsers)``; this module only
 dispatches. Importing it does not import httpx (``dev`` loads it when run).
