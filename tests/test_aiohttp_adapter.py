@@ -487,3 +487,14 @@ def test_the_sample_app_over_a_real_server(monkeypatch: pytest.MonkeyPatch) -> N
                 assert tampered.text == "401 Unauthorized: body_mismatch"
     finally:
         default_receiver.reset()
+
+
+def test_a_signature_replayed_under_another_message_id_is_refused() -> None:
+    runs, store = Counter[str](), MemoryStore()
+    with served(make_app(MIGRATION.receiver(), runs, dedupe=store)) as base:
+        headers = genuine(JSON_BODY, "EU_CENTRAL_1", message_id="msg_first")
+        assert post(base, "/decorated", JSON_BODY, headers).status_code == 200
+        forged = {**headers, "Upstash-Message-Id": "msg_forged"}
+        replayed = post(base, "/decorated", JSON_BODY, forged)
+        assert (replayed.status_code, replayed.text) == (401, "401 Unauthorized: replayed")
+    assert runs == {"msg_first": 1}

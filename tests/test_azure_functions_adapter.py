@@ -432,3 +432,17 @@ def test_the_sample_is_laid_out_as_the_functions_host_loads_it() -> None:
     assert wanted == {"qstash-receiver", "azure-functions"}
     assert "local.settings.json" in (sample / ".funcignore").read_text().split()
     assert (sample / "payload.json").is_file()
+
+
+@pytest.mark.parametrize(("mode", "region"), MODE_REGIONS, ids=MODE_REGION_IDS)
+def test_a_signature_replayed_under_another_message_id_is_refused(
+    mode: Mode, region: Region
+) -> None:
+    runs = Counter[str]()
+    function = functions(mode.receiver(), runs, dedupe=MemoryStore())["sync"]
+    headers = genuine(JSON_BODY, region, message_id="msg_first")
+    assert call(function, request(JSON_BODY, headers)).status_code == 200
+    forged = {**headers, "Upstash-Message-Id": "msg_forged"}
+    replayed = call(function, request(JSON_BODY, forged))
+    assert (replayed.status_code, text(replayed)) == (401, "401 Unauthorized: replayed")
+    assert sum(runs.values()) == 1

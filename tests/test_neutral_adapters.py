@@ -238,6 +238,18 @@ def test_a_failed_handler_releases_its_claim(make: Any) -> None:
     assert len(seen.messages) == 2
 
 
+def test_a_signature_replayed_under_another_message_id_is_refused(make: Any) -> None:
+    """The guard's replay binding on the neutral adapters: a captured token under a fresh
+    ``Upstash-Message-Id`` is 401 ``replayed`` and the handler does not run."""
+    seen, deliver = make(dedupe=MemoryStore())
+    headers = sign(message_id="msg_first")
+    assert deliver(BODY, headers)[2] == b"ok"
+    replayed = deliver(BODY, {**headers, "Upstash-Message-Id": "msg_forged"})
+    assert (replayed[0], replayed[2]) == (401, b"401 Unauthorized: replayed")
+    assert deliver(BODY, headers)[2] == b"200 OK: duplicate"
+    assert len(seen.messages) == 1
+
+
 @pytest.mark.parametrize("adapter", ["wsgi", "asgi"])
 @pytest.mark.parametrize("paths", ["/qstash", [], ["qstash"], [1]])
 def test_invalid_paths_are_refused(adapter: str, paths: Any) -> None:
