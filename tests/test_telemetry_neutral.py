@@ -6,7 +6,7 @@ answers lazily; and Upstash Workflow's receiver, which records nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -14,9 +14,20 @@ import pytest
 from neutral_telemetry import BUILDERS, environ, wsgi_call
 from opentelemetry.trace import SpanKind
 from telemetry_harness import *  # noqa: F403 (fixtures)
-from telemetry_harness import RECEIVER, Captured, act, check_cases, delivery, fields
+from telemetry_harness import (
+    RECEIVER,
+    Captured,
+    act,
+    check_cases,
+    delivery,
+    everything_emitted,
+    fields,
+    pieces,
+    signature_parts,
+)
+from test_telemetry_adapters import SECRET_ENV
 
-from qstash_receiver import QStashError
+from qstash_receiver import QStashError, Receiver, load_config
 from qstash_receiver.adapters import wsgi as wsgi_adapter
 from qstash_receiver.adapters.workflow import WorkflowReceiver
 from qstash_receiver.dedupe import MemoryStore
@@ -65,3 +76,23 @@ def test_the_workflow_receiver_emits_no_delivery_telemetry(telemetry: Captured) 
     assert [s for s in telemetry.spans() if s.kind == SpanKind.CONSUMER] == []
     assert telemetry.records == []
     assert telemetry.points() == []
+
+
+@pytest.mark.parametrize("adapter", ["wsgi-middleware", "http-server", "aiohttp-middleware"])
+def test_no_key_token_or_signature_in_any_span_point_or_record(
+    adapter: str, telemetry: Captured
+) -> None:
+    deliver = BUILDERS[adapter]({"receiver": Receiver(config=load_config(SECRET_ENV))})
+    key = SECRET_ENV["US_EAST_1_QSTASH_CURRENT_SIGNING_KEY"]
+    sent: list[Mapping[str, str]] = []
+    for action in ("ok", "nonretryable"):
+        body, headers = delivery(action, message_id=f"msg_{action}", key=key)
+        forged = {**headers, "Upstash-Signature": headers["Upstash-Signature"][:-4] + "AAAA"}
+        assert deliver(body, headers) in {200, 489}
+        assert deliver(body, forged) == 401
+        sent += [headers, forged]
+    emitted = everything_emitted(telemetry)
+    assert "msg_nonretryable" in emitted  # the scan sees the records
+    secrets = [value for name, value in SECRET_ENV.items() if name != "QSTASH_REGION"]
+    secrets += [part for headers in sent for part in signature_parts(headers)]
+    assert sorted(p for s in secrets for p in pieces(s) if p in emitted) == []
