@@ -23,6 +23,7 @@ answer, the app does.
 
 # No "from __future__ import annotations": FastAPI reads the dependency's annotations at run
 # time, from the callable itself (an instance has no module globals to resolve names in).
+import asyncio
 import inspect
 import sys
 from types import FrameType
@@ -125,8 +126,8 @@ class _Finisher:
             await self.app(scope, receive, sending)
         except BaseException as error:
             delivery = scope.pop(_DELIVERY, None)
-            if isinstance(delivery, Processing):
-                await delivery.fail_async(error, offload)
+            if isinstance(delivery, Processing):  # released also when the request is cancelled
+                await asyncio.shield(delivery.fail_async(error, offload))
             raise
         delivery = scope.pop(_DELIVERY, None)
         if isinstance(delivery, Processing):

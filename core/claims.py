@@ -1,10 +1,8 @@
 """The duplicate guard's claims: the store protocol and the claim/extend/done/release rules.
 
 [`KeyValueStore`][qstash_receiver.dedupe.KeyValueStore] holds the rules once over four primitives
-(add-if-absent, get, set, delete, each with an expiry); a store that can do better in one round trip
-(Redis, with a script) overrides the rules it runs natively. How the lifecycle uses a claim (which
-answer each outcome gets, the heartbeat, the bound on every call) is
-[`qstash_receiver.guard`][qstash_receiver.guard].
+(add-if-absent, get, set, delete, with expiries); Redis overrides them with one script each. The
+lifecycle's use of a claim is [`qstash_receiver.guard`][qstash_receiver.guard].
 """
 
 from __future__ import annotations
@@ -50,15 +48,20 @@ _RETRIES: Final = 3  # claim attempts when the key vanishes between the add and 
 
 
 def dedupe_key(message: VerifiedMessage) -> str | None:
-    """The guard's key for ``message``, or ``None`` when it has no message id.
+    """The guard's key for ``message`` (``None``: neither a message id nor a ``jti``).
 
-    ``Upstash-Message-Id`` is not covered by the signature, so the key also holds the signed
-    destination URL and body hash: a forged id cannot mark another message (with another body)
-    as done. Hashed, so that any id makes a short key that every store accepts.
+    The id is not signed, so the key also holds the signed URL and body hash (a forged id
+    cannot mark another message done); without an id the signature's ``jti`` names the
+    delivery (resent without its id, it is a duplicate). Hashed: a short key for any store.
     """
-    if not message.message_id:
-        return None
-    signed = f"{message.message_id}\0{message.claims.get('sub')}\0{message.claims.get('body')}"
+    if message.message_id:
+        name = message.message_id
+    else:
+        jti = message.claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            return None
+        name = f"jti:{jti}"
+    signed = f"{name}\0{message.claims.get('sub')}\0{message.claims.get('body')}"
     return hashlib.sha256(signed.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -96,8 +99,7 @@ def binding(message: VerifiedMessage, clock_tolerance: float, now: float) -> Bin
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """This delivery's hold on a message, from
-    [`DedupeStore.claim()`][qstash_receiver.dedupe.DedupeStore.claim].
+    """This delivery's hold on a message (what ``DedupeStore.claim`` returns).
 
     Attributes:
         key: the guard's key for the message (a store may prefix it).
@@ -304,8 +306,7 @@ class KeyValueStore(ABC):
     def claim(
         self, key: str, lease: float, *, token: str | None = None, bind: Binding | None = None
     ) -> Claim | Held:
-        """Claim ``key`` for ``lease`` seconds, or report who holds it (see
-        [`DedupeStore.claim()`][qstash_receiver.dedupe.DedupeStore.claim])."""
+        """Claim ``key`` for ``lease`` seconds, or report who holds it (``DedupeStore.claim``)."""
         full, token = self.prefix + key, token or new_token()
         if bind is not None:
             bound_key = self.prefix + bind.key

@@ -241,8 +241,10 @@ def _attempt(
 ) -> _Attempt | Delivery:
     key = dedupe_key(message)
     if key is None:
-        logger.warning("QStash delivery without Upstash-Message-Id: not deduplicated")
+        logger.warning("QStash delivery without Upstash-Message-Id nor jti: not deduplicated")
         return UNGUARDED
+    if not message.message_id:  # QStash always sends one: guarded by its signature alone
+        logger.warning("QStash delivery without Upstash-Message-Id: deduplicated by its jti")
     return _Attempt(store, key, message, lease, tolerance)
 
 

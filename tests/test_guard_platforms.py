@@ -391,3 +391,13 @@ def test_a_signature_replayed_under_another_message_id_is_refused(setup: Setup) 
     assert (replayed.status, replayed.text) == (401, "401 Unauthorized: replayed")
     assert deliver(body, headers).text == "200 OK: duplicate"
     assert handler.runs == {"msg_first": 1}
+
+
+def test_a_delivery_replayed_without_its_message_id_does_not_run_again(setup: Setup) -> None:
+    """The message id is not signed: a captured delivery resent without it is named by its
+    signature's jti, so it is a duplicate rather than a second run (it ran twice before)."""
+    deliver, handler, _ = setup
+    body, headers = delivery("ok", message_id=None)
+    assert deliver(body, headers).status == 200
+    assert deliver(body, headers).text == "200 OK: duplicate"
+    assert handler.runs == {"-": 1}
