@@ -6,21 +6,34 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["client_options", "worst_case"]
+__all__ = ["client_options", "part", "worst_case"]
 
 
-def client_options(timeout: float) -> dict[str, Any]:
-    """redis-py options whose worst case fits in ``timeout`` seconds: socket and connect
-    timeouts of a sixth of it and one immediate retry (redis-py retries the connection inside
-    each command attempt, so the worst case is ``2 * (2 * connect + read)``)."""
+def part(timeout: float) -> float:
+    """The socket and connect timeout that fits one call in ``timeout``: a sixth of it
+    (redis-py retries the connection inside each command attempt, so with one retry the worst
+    case is ``2 * (2 * connect + read)``)."""
+    return round(timeout / 6, 3)
+
+
+def client_options(timeout: float, *, asyncio: bool = False) -> dict[str, Any]:
+    """redis-py options whose worst case fits in ``timeout`` seconds: :func:`part` as socket
+    and connect timeouts, and one immediate retry (of ``redis.asyncio``'s kind with
+    ``asyncio``)."""
     from redis.backoff import NoBackoff
-    from redis.retry import Retry
 
-    part = round(timeout / 6, 3)
+    if asyncio:
+        from redis.asyncio.retry import Retry as AsyncRetry
+
+        retry: Any = AsyncRetry(NoBackoff(), 1)
+    else:
+        from redis.retry import Retry
+
+        retry = Retry(NoBackoff(), 1)
     return {
-        "socket_timeout": part,
-        "socket_connect_timeout": part,
-        "retry": Retry(NoBackoff(), 1),
+        "socket_timeout": part(timeout),
+        "socket_connect_timeout": part(timeout),
+        "retry": retry,
     }
 
 

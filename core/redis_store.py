@@ -32,12 +32,13 @@ from .claims import (
     owned_by,
     text,
 )
-from .redis_bounds import client_options, worst_case
+from .redis_bounds import client_options, part, worst_case
 
 __all__ = ["AsyncRedisStore", "RedisStore"]
 
 logger = logging.getLogger("qstash_receiver")
 T = TypeVar("T")
+S = TypeVar("S", bound="_Rules")
 
 # KEYS[1] claim, KEYS[2] binding (optional); ARGV: own prefix, value, lease ms, message key,
 # binding ms. Replies {"replayed"}, {"claimed"}, {"held", value} or {"again"}.
@@ -96,6 +97,34 @@ class _Rules:
         self.prefix, self.client = prefix, client
         self._upstash = type(client).__module__.startswith("upstash_redis")
         self._clock = time.time
+
+    _ASYNC_CLIENT = False
+
+    @staticmethod
+    def _connect(url: str, settings: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def from_url(
+        cls: type[S],
+        url: str,
+        *,
+        retention: float = DEFAULT_RETENTION,
+        lease: float = DEFAULT_LEASE,
+        prefix: str = "qstash:dedupe:",
+        timeout: float = DEFAULT_TIMEOUT,
+        **options: Any,
+    ) -> S:
+        """A store over a redis-py client made from ``url`` (``redis.Redis.from_url``, or
+        ``redis.asyncio.Redis.from_url`` for the async store) with timeouts and one retry that
+        fit ``timeout`` (``client_options``); ``options`` go to redis-py and override them.
+
+        Raises:
+            ModuleNotFoundError: redis-py is not installed (``qstash-receiver[redis]``).
+        """
+        settings = client_options(timeout, asyncio=cls._ASYNC_CLIENT)
+        client = cls._connect(url, {**settings, **options})
+        return cls(client, retention=retention, lease=lease, prefix=prefix, timeout=timeout)
 
     def _script(self, script: str, keys: list[str], args: list[str], client: Any = None) -> Any:
         client = client or self.client
@@ -204,32 +233,15 @@ class RedisStore(_Rules):
                 "socket_connect_timeout=%g and retry=Retry(NoBackoff(), 1).",
                 shown,
                 self.timeout,
-                round(self.timeout / 6, 3),
-                round(self.timeout / 6, 3),
+                part(self.timeout),
+                part(self.timeout),
             )
 
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        retention: float = DEFAULT_RETENTION,
-        lease: float = DEFAULT_LEASE,
-        prefix: str = "qstash:dedupe:",
-        timeout: float = DEFAULT_TIMEOUT,
-        **options: Any,
-    ) -> RedisStore:
-        """A store over ``redis.Redis.from_url(url, ...)`` with timeouts and one retry that
-        fit ``timeout`` (see `client_options()`); ``options`` go to redis-py and override
-        them.
-
-        Raises:
-            ModuleNotFoundError: redis-py is not installed (``qstash-receiver[redis]``).
-        """
+    @staticmethod
+    def _connect(url: str, settings: dict[str, Any]) -> Any:
         import redis
 
-        client = redis.Redis.from_url(url, **{**client_options(timeout), **options})
-        return cls(client, retention=retention, lease=lease, prefix=prefix, timeout=timeout)
+        return redis.Redis.from_url(url, **settings)
 
     def claim(
         self, key: str, lease: float, *, token: str | None = None, bind: Binding | None = None
@@ -282,25 +294,13 @@ class AsyncRedisStore(_Rules):
         super().__init__(client, retention=retention, lease=lease, prefix=prefix, timeout=timeout)
         self._home: weakref.ref[Any] | None = None  # the event loop the client's pool serves
 
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        retention: float = DEFAULT_RETENTION,
-        lease: float = DEFAULT_LEASE,
-        prefix: str = "qstash:dedupe:",
-        timeout: float = DEFAULT_TIMEOUT,
-        **options: Any,
-    ) -> AsyncRedisStore:
-        """``RedisStore.from_url`` over ``redis.asyncio.Redis.from_url(url, ...)``."""
-        import redis.asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
+    _ASYNC_CLIENT = True
 
-        settings = {**client_options(timeout), "retry": Retry(NoBackoff(), 1)}
-        client = redis.asyncio.Redis.from_url(url, **{**settings, **options})
-        return cls(client, retention=retention, lease=lease, prefix=prefix, timeout=timeout)
+    @staticmethod
+    def _connect(url: str, settings: dict[str, Any]) -> Any:
+        import redis.asyncio
+
+        return redis.asyncio.Redis.from_url(url, **settings)
 
     async def _on_loop(self, call: Callable[[Any], Awaitable[T]]) -> T:
         # An asyncio client's connections belong to the loop that opened them. Flask runs each
