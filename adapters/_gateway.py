@@ -15,7 +15,7 @@ from typing import IO, Any
 from qstash_receiver import PayloadTooLargeError, Receiver
 from qstash_receiver.answers import CLIENT_GONE, declared_too_large
 from qstash_receiver.headers import decimal
-from qstash_receiver.integration import Answer, Endpoint, Headers, refusal
+from qstash_receiver.integration import Answer, Ending, Endpoint, Headers, refusal
 from qstash_receiver.names import CONTENT_LENGTH_HEADER
 
 __all__ = ["CHUNK", "MESSAGE_KEY", "default_receiver", "covers", "prefixes", "phrase"]
@@ -63,17 +63,28 @@ def phrase(status: int) -> str:
 
 class StatusCapture:
     """An ASGI ``send`` that passes every message on and keeps the status the app answers with
-    (``None`` until it starts an answer)."""
+    (``None`` until it starts an answer). Given the delivery's ``ending`` (here or by
+    ``end_with()``), it awaits it before the answer's last part goes out: the claim is ended by
+    the time QStash sees the answer."""
 
-    __slots__ = ("_send", "status")
+    __slots__ = ("_ending", "_send", "status")
 
-    def __init__(self, send: Send) -> None:
-        self._send = send
+    def __init__(self, send: Send, ending: Ending | None = None) -> None:
+        self._send, self._ending = send, ending
         self.status: int | None = None
 
+    def end_with(self, ending: Ending) -> None:
+        """Await ``ending`` (with the status) before the answer's last part is sent."""
+        self._ending = ending
+
     async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start" and self.status is None:
+        kind = message["type"]
+        if kind == "http.response.start" and self.status is None:
             self.status = message["status"]
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            ending, self._ending = self._ending, None
+            if ending is not None:
+                await ending(self.status)
         await self._send(message)
 
 

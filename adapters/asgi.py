@@ -134,7 +134,11 @@ class QStashMiddleware:
 
         responder = Responder(_same, lambda _: sending.status)
         answered = await endpoint.run_async(
-            checked, lambda: self.app(scope, replay, sending), responder, offload=self.offload
+            checked,
+            lambda: self.app(scope, replay, sending),
+            responder,
+            offload=self.offload,
+            answering=sending.end_with,
         )
         if isinstance(answered, Answer) and sending.status is None:  # else it is under way
             await respond(send, answered)

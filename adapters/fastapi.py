@@ -121,7 +121,13 @@ class _Finisher:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         scope[_FINISHER] = True
-        sending = StatusCapture(send)
+
+        async def end(status: int | None) -> None:  # before the answer's last part goes out
+            delivery = scope.pop(_DELIVERY, None)
+            if isinstance(delivery, Processing):
+                await delivery.ending(offload)(status)
+
+        sending = StatusCapture(send, end)
         try:
             await self.app(scope, receive, sending)
         except BaseException as error:
@@ -129,9 +135,7 @@ class _Finisher:
             if isinstance(delivery, Processing):  # released also when the request is cancelled
                 await asyncio.shield(delivery.fail_async(error, offload))
             raise
-        delivery = scope.pop(_DELIVERY, None)
-        if isinstance(delivery, Processing):
-            await delivery.finish_async(sending.status, offload)
+        await end(sending.status)  # an app that sent no answer (or no last part)
         return None
 
 

@@ -102,14 +102,18 @@ def _decorate(method: Method[H], endpoint: Endpoint) -> Method[H]:
 
         self.send_response = capture  # type: ignore[method-assign]
         self.rfile = io.BytesIO(checked.body)  # the method reads the body as usual
+        # The answer is held until the delivery (the guard's claim) is ended: a retry sent as
+        # soon as it arrives never finds the claim still held.
+        wfile, self.wfile = self.wfile, io.BytesIO()
         setattr(self, MESSAGE_ATTRIBUTE, checked)
         try:
             responder = Responder(answer, lambda _: statuses[0] if statuses else None)
             endpoint.run(checked, functools.partial(method, self), responder)
         finally:  # this handler serves the connection's next request too
             del self.send_response
-            self.rfile = rfile
+            self.rfile, (held, self.wfile) = rfile, (self.wfile, wfile)
             delattr(self, MESSAGE_ATTRIBUTE)
+            wfile.write(held.getvalue())
 
     return wrapper
 

@@ -19,6 +19,7 @@ from .answers import DUPLICATE, Answer, answer_for, handler_answer, is_success, 
 from .guard import Delivery
 from .headers import Headers
 from .lifecycle import (
+    Ending,
     Endpoint,
     Offload,
     Processing,
@@ -36,6 +37,7 @@ __all__ = [
     "Answer",
     "Delivery",
     "Endpoint",
+    "Ending",
     "Headers",
     "Offload",
     "OptionArgs",

@@ -42,12 +42,13 @@ from .guard import Offload, claim, claim_async
 from .headers import HeaderInput
 from .message import VerifiedMessage
 from .options import Options
-from .processing import Processing, handled
+from .processing import Ending, Processing, handled
 from .telemetry import Observer, Watch, handed_over, refused, taken
 from .token import raw_body
 from .verify import Receiver
 
 __all__ = [
+    "Ending",
     "Endpoint",
     "Offload",
     "Processing",
@@ -231,10 +232,15 @@ class Endpoint:
         *,
         lease: float | None = None,
         offload: Offload = to_thread,
+        answering: Callable[[Ending], object] | None = None,
     ) -> R:
         """[`run()`][qstash_receiver.lifecycle.Endpoint.run] for a coroutine handler; an async store
         is awaited on the loop, a sync store's calls go to ``offload`` (default: a worker thread;
-        Django passes ``sync_to_async``)."""
+        Django passes ``sync_to_async``).
+
+        An app that sends its answer itself (ASGI) passes ``answering``: it is given the
+        delivery's [`Ending`][qstash_receiver.lifecycle.Ending] before the handler runs, and awaits
+        it before the answer's last part is sent (what it has not ended is ended on return)."""
         processing: Processing | Answer = (
             await self.claim_async(message, offload, lease)
             if self._dedupe is not None
@@ -242,7 +248,9 @@ class Endpoint:
         )
         if isinstance(processing, Answer):
             return responder.answer(processing)
-        guarded, token = processing.guarded, processing.activate()
+        guarded, token, end = processing.guarded, processing.activate(), processing.ending(offload)
+        if answering is not None:
+            answering(end)
         try:
             result = await call()
             if responder.normalize is not None:
@@ -261,8 +269,7 @@ class Endpoint:
             return responder.answer(answer)
         finally:
             processing.deactivate(token)
-        status = responder.status(result)
-        await processing.finish_async(status, offload) if guarded else processing.finish(status)
+        await end(responder.status(result))
         return cast(R, result)
 
 

@@ -9,12 +9,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from .answers import Answer, handler_answer
 from .guard import Delivery, Offload
 from .retry_control import NonRetryableError, RetryLater
 from .telemetry import Watch
 
-__all__ = ["Processing", "handled"]
+__all__ = ["Ending", "Processing", "handled"]
+
+#: Ends a delivery by the status its answer started with (``None``: unknown), before the answer's
+#: last part is sent: [`Processing.ending()`][qstash_receiver.lifecycle.Processing.ending].
+Ending = Callable[[int | None], Awaitable[None]]
 
 
 def handled(error: BaseException) -> Answer | None:
@@ -74,6 +80,22 @@ class Processing:
             await self._claim.finish_async(status, offload)
         finally:
             self._watch.answered(status)
+
+    def ending(self, offload: Offload) -> Ending:
+        """`finish()` as a coroutine function of the status, for an app that sends its answer
+        itself (ASGI): awaited before the answer's last part goes out, the claim is completed or
+        released before the client (QStash) sees the answer, so a retry sent at once never finds
+        it still held. Once ended, the delivery's later endings do nothing."""
+
+        async def end(status: int | None) -> None:
+            if not self.guarded:
+                self.finish(status)
+                return
+            import asyncio  # here: sync platforms (Lambda) never load it
+
+            await asyncio.shield(self.finish_async(status, offload))  # cancelled too
+
+        return end
 
     async def fail_async(self, error: BaseException, offload: Offload) -> Answer | None:
         """`fail()` from a coroutine."""

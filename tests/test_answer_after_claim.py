@@ -1,0 +1,179 @@
+"""An app that sends its answer itself (ASGI: Quart's error handlers, a route's own 500, any
+response) reaches QStash only once the duplicate guard's claim is ended.
+
+QStash may retry a non-2xx answer at once. Were the claim released after the answer's last
+part went out, that retry could find it still held and be answered 409 ``in_progress`` (seen
+under uvicorn with Quart). Each test drives the ASGI app directly and records, in one list, the
+store's calls and the messages the server is sent: the claim's end comes before the last part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from qstash_receiver import Receiver, load_config
+from qstash_receiver.adapters import asgi, fastapi, http_server
+from qstash_receiver.adapters import starlette as starlette_adapter
+from qstash_receiver.dedupe import Claim, MemoryStore
+from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, signed_headers
+
+URL = "https://hooks.example.com/qstash"
+RECEIVER = Receiver(config=load_config(DEMO_ENV))
+App = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+class RecordingStore(MemoryStore):
+    """A memory store that writes its claim's end into ``events``."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    def complete(self, claim: Claim) -> None:
+        super().complete(claim)
+        self.events.append("store: complete")
+
+    def release(self, claim: Claim) -> None:
+        super().release(claim)
+        self.events.append("store: release")
+
+
+async def answering(scope: Any, receive: Any, send: Any) -> None:
+    """A plain ASGI app answering what the body asks, itself (as Quart's error handlers do)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    status = json.loads(body)["status"]
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b"part one, ", "more_body": True})
+    await send({"type": "http.response.body", "body": b"the end"})
+
+
+def fastapi_app(store: RecordingStore) -> App:
+    app = FastAPI()
+    fastapi.install(app)
+
+    @app.post(
+        "/qstash",
+        dependencies=[Depends(fastapi.QStashVerifier(dedupe=store, url=URL, receiver=RECEIVER))],
+    )
+    async def route(request: Request) -> Response:
+        status = json.loads(await request.body())["status"]
+        return PlainTextResponse("answered", status_code=status)
+
+    return app
+
+
+APPS: dict[str, Callable[[RecordingStore], App]] = {
+    "asgi-middleware": lambda store: asgi.QStashMiddleware(
+        answering, paths=["/qstash"], dedupe=store, url=URL, receiver=RECEIVER
+    ),
+    "starlette-middleware": lambda store: starlette_adapter.QStashMiddleware(
+        answering, paths=["/qstash"], dedupe=store, url=URL, receiver=RECEIVER
+    ),
+    "fastapi": fastapi_app,
+}
+
+
+def deliver(app: App, status: int, events: list[str]) -> None:
+    body = json.dumps({"status": status}).encode()
+    headers = signed_headers(
+        body, key=DEMO_KEYS["US_EAST_1"][0], url=URL, region="US_EAST_1", message_id="msg_1"
+    )
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "server": ("hooks.example.com", 443),
+        "path": "/qstash",
+        "raw_path": b"/qstash",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()  # the client stays until the answer
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            events.append(f"server: start {message['status']}")
+        elif message["type"] == "http.response.body":
+            events.append("server: part" if message.get("more_body") else "server: last part")
+
+    async def serve() -> None:
+        await app(scope, receive, send)
+
+    asyncio.run(serve())
+
+
+@pytest.mark.parametrize("kind", sorted(APPS))
+@pytest.mark.parametrize(("status", "end"), [(489, "release"), (500, "release"), (200, "complete")])
+def test_the_claim_ends_before_the_answers_last_part(kind: str, status: int, end: str) -> None:
+    events: list[str] = []
+    store = RecordingStore(events)
+    deliver(APPS[kind](store), status, events)
+    assert events[0] == f"server: start {status}"
+    assert events[-2:] == [f"store: {end}", "server: last part"], events
+    assert events.count(f"store: {end}") == 1  # ended once, not again when the app returned
+
+
+class SlowRecordingStore(RecordingStore):
+    """Its claim's end takes a moment, as a remote store's does."""
+
+    def release(self, claim: Claim) -> None:
+        time.sleep(0.3)
+        super().release(claim)
+
+
+def test_http_server_sends_the_answer_once_the_claim_is_released() -> None:
+    events: list[str] = []
+    store = SlowRecordingStore(events)
+
+    class Handler(BaseHTTPRequestHandler):
+        @http_server.verify_qstash(dedupe=store, url=URL, receiver=RECEIVER)
+        def do_POST(self) -> None:
+            self.send_response(json.loads(self.rfile.read())["status"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            for _ in range(2):  # the retry QStash may send at once runs again: 489, not 409
+                body = json.dumps({"status": 489}).encode()
+                headers = signed_headers(
+                    body, key=DEMO_KEYS["US_EAST_1"][0], url=URL, region="US_EAST_1",
+                    message_id="msg_1",
+                )  # fmt: skip
+                port = httpd.server_address[1]
+                answer = httpx.post(f"http://127.0.0.1:{port}/", content=body, headers=headers)
+                events.append(f"client: {answer.status_code}")
+        finally:
+            httpd.shutdown()
+    assert events == ["store: release", "client: 489"] * 2
