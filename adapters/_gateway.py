@@ -61,6 +61,9 @@ def phrase(status: int) -> str:
 # --- ASGI ------------------------------------------------------------------------------------
 
 
+_BODY, _PATHSEND = "http.response.body", "http.response.pathsend"  # a last part: either
+
+
 class StatusCapture:
     """An ASGI ``send`` that passes every message on and keeps the status the app answers with
     (``None`` until it starts an answer). Given the delivery's ``ending`` (here or by
@@ -81,7 +84,7 @@ class StatusCapture:
         kind = message["type"]
         if kind == "http.response.start" and self.status is None:
             self.status = message["status"]
-        elif kind == "http.response.body" and not message.get("more_body", False):
+        elif kind == _PATHSEND or (kind == _BODY and not message.get("more_body", False)):
             ending, self._ending = self._ending, None
             if ending is not None:
                 await ending(self.status)

@@ -64,6 +64,13 @@ async def answering(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"the end"})
 
 
+async def sending_a_file(scope: Any, receive: Any, send: Any) -> None:
+    """An app answering with the path-send extension (a file response on a server offering it)."""
+    status = json.loads((await receive())["body"])["status"]
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.pathsend", "path": "/dev/null"})
+
+
 def fastapi_app(store: RecordingStore) -> App:
     app = FastAPI()
     fastapi.install(app)
@@ -87,6 +94,9 @@ APPS: dict[str, Callable[[RecordingStore], App]] = {
         answering, paths=["/qstash"], dedupe=store, url=URL, receiver=RECEIVER
     ),
     "fastapi": fastapi_app,
+    "asgi-pathsend": lambda store: asgi.QStashMiddleware(
+        sending_a_file, paths=["/qstash"], dedupe=store, url=URL, receiver=RECEIVER
+    ),
 }
 
 
@@ -120,6 +130,8 @@ def deliver(app: App, status: int, events: list[str]) -> None:
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             events.append(f"server: start {message['status']}")
+        elif message["type"] == "http.response.pathsend":
+            events.append("server: last part")
         elif message["type"] == "http.response.body":
             events.append("server: part" if message.get("more_body") else "server: last part")
 
