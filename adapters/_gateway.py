@@ -61,7 +61,10 @@ def phrase(status: int) -> str:
 # --- ASGI ------------------------------------------------------------------------------------
 
 
-_BODY, _PATHSEND = "http.response.body", "http.response.pathsend"  # a last part: either
+#: The response messages that may be an answer's last part: a body or a zero-copy send without
+#: ``more_body``, or a path send (always its last).
+_BODY = frozenset({"http.response.body", "http.response.zerocopysend"})
+_PATHSEND = "http.response.pathsend"
 
 
 class StatusCapture:
@@ -84,7 +87,7 @@ class StatusCapture:
         kind = message["type"]
         if kind == "http.response.start" and self.status is None:
             self.status = message["status"]
-        elif kind == _PATHSEND or (kind == _BODY and not message.get("more_body", False)):
+        elif kind == _PATHSEND or (kind in _BODY and not message.get("more_body", False)):
             ending, self._ending = self._ending, None
             if ending is not None:
                 await ending(self.status)

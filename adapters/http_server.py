@@ -78,6 +78,25 @@ def _answer(handler: BaseHTTPRequestHandler, answer: Answer, unread: bool = Fals
         handler.wfile.write(text)
 
 
+class _Held(io.BytesIO):
+    """What a verified method writes, held until its delivery is ended. Closing it (the method
+    calling ``self.wfile.close()`` or ``self.finish()``) keeps what was written and closes the
+    connection's own stream once that has been sent."""
+
+    closing = False
+
+    def close(self) -> None:
+        self.closing = True
+
+    def send(self, wfile: io.BufferedIOBase) -> None:
+        with self.getbuffer() as written:
+            wfile.write(written)
+        wfile.flush()
+        if self.closing:
+            wfile.close()
+        super().close()
+
+
 def _decorate(method: Method[H], endpoint: Endpoint) -> Method[H]:
     @functools.wraps(method)
     def wrapper(self: H) -> None:
@@ -104,16 +123,17 @@ def _decorate(method: Method[H], endpoint: Endpoint) -> Method[H]:
         self.rfile = io.BytesIO(checked.body)  # the method reads the body as usual
         # The answer is held until the delivery (the guard's claim) is ended: a retry sent as
         # soon as it arrives never finds the claim still held.
-        wfile, self.wfile = self.wfile, io.BytesIO()
+        held, wfile = _Held(), self.wfile
+        self.wfile = held
         setattr(self, MESSAGE_ATTRIBUTE, checked)
         try:
             responder = Responder(answer, lambda _: statuses[0] if statuses else None)
             endpoint.run(checked, functools.partial(method, self), responder)
         finally:  # this handler serves the connection's next request too
             del self.send_response
-            self.rfile, (held, self.wfile) = rfile, (self.wfile, wfile)
+            self.rfile, self.wfile = rfile, wfile
             delattr(self, MESSAGE_ATTRIBUTE)
-            wfile.write(held.getvalue())
+            held.send(wfile)
 
     return wrapper
 

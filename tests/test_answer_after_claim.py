@@ -71,6 +71,16 @@ async def sending_a_file(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.pathsend", "path": "/dev/null"})
 
 
+async def sending_zero_copy(scope: Any, receive: Any, send: Any) -> None:
+    """An app answering with the zero-copy send extension, in two parts."""
+    status = json.loads((await receive())["body"])["status"]
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    with open("/dev/null", "rb") as file:
+        part = {"type": "http.response.zerocopysend", "file": file.fileno()}
+        await send({**part, "more_body": True})
+        await send(part)
+
+
 def fastapi_app(store: RecordingStore) -> App:
     app = FastAPI()
     fastapi.install(app)
@@ -96,6 +106,9 @@ APPS: dict[str, Callable[[RecordingStore], App]] = {
     "fastapi": fastapi_app,
     "asgi-pathsend": lambda store: asgi.QStashMiddleware(
         sending_a_file, paths=["/qstash"], dedupe=store, url=URL, receiver=RECEIVER
+    ),
+    "asgi-zerocopysend": lambda store: asgi.QStashMiddleware(
+        sending_zero_copy, paths=["/qstash"], dedupe=store, url=URL, receiver=RECEIVER
     ),
 }
 
@@ -132,7 +145,7 @@ def deliver(app: App, status: int, events: list[str]) -> None:
             events.append(f"server: start {message['status']}")
         elif message["type"] == "http.response.pathsend":
             events.append("server: last part")
-        elif message["type"] == "http.response.body":
+        elif message["type"] in ("http.response.body", "http.response.zerocopysend"):
             events.append("server: part" if message.get("more_body") else "server: last part")
 
     async def serve() -> None:
@@ -189,3 +202,48 @@ def test_http_server_sends_the_answer_once_the_claim_is_released() -> None:
         finally:
             httpd.shutdown()
     assert events == ["store: release", "client: 489"] * 2
+
+
+def _closing_handler(closes: str, verified: bool) -> type[BaseHTTPRequestHandler]:
+    def post(self: BaseHTTPRequestHandler) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "4")
+        self.end_headers()
+        self.wfile.write(b"done")
+        if closes == "finish":
+            self.finish()
+        else:
+            self.wfile.close()
+
+    guarded = http_server.verify_qstash(dedupe=MemoryStore(), url=URL, receiver=RECEIVER)
+
+    class Handler(BaseHTTPRequestHandler):
+        do_POST = guarded(post) if verified else post
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.mark.parametrize("closes", ["wfile.close", "finish"])
+def test_http_server_a_method_closing_its_stream_still_answers(closes: str) -> None:
+    """A method that closes ``self.wfile`` (or calls ``finish()``) after writing its answer gets
+    it to the client as it would undecorated, and the connection is closed after it."""
+    answers = []
+    for verified in (False, True):
+        with ThreadingHTTPServer(("127.0.0.1", 0), _closing_handler(closes, verified)) as httpd:
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+            try:
+                body = b'{"status": 200}'
+                headers = signed_headers(
+                    body, key=DEMO_KEYS["US_EAST_1"][0], url=URL, region="US_EAST_1",
+                    message_id="msg_closing",
+                )  # fmt: skip
+                port = httpd.server_address[1]
+                answer = httpx.post(f"http://127.0.0.1:{port}/", content=body, headers=headers)
+                answers.append((answer.status_code, answer.content))
+            finally:
+                httpd.shutdown()
+    assert answers == [(200, b"done"), (200, b"done")]
