@@ -574,3 +574,40 @@ def test_a_view_without_source_is_decorated_as_before() -> None:
     view = namespace["view"]
     assert callable(view)
     assert callable(verify_qstash(view))
+
+
+def test_verify_qstash_imported_under_another_name_above_the_route_is_refused() -> None:
+    """The source names no ``verify_qstash``: the view is found among the routes instead."""
+    app = Flask(__name__)
+    vq = verify_qstash
+    with pytest.raises(TypeError, match=r"wrong is already a route of .*: it would run unverified"):
+
+        @vq
+        @app.post("/wrong")
+        def wrong() -> str:
+            return "handler ran"
+
+    blueprint = Blueprint("jobs", __name__)
+    with pytest.raises(TypeError, match=r"already a route of 'jobs'"):
+
+        @vq(clock_tolerance=5)
+        @blueprint.post("/wrong")
+        def also_wrong() -> str:
+            return "handler ran"
+
+
+
+def test_a_view_routed_in_another_app_is_not_mistaken_for_this_one() -> None:
+    """Decorating a fresh function is fine while other apps in scope have routes."""
+    app = Flask(__name__)
+
+    @app.post("/other")
+    def other() -> str:
+        return "other"
+
+    @app.post("/guarded")
+    @verify_qstash(receiver=Receiver(config=load_config(DEMO_ENV)))
+    def guarded() -> str:
+        return "handler ran"
+
+    assert app.test_client().post("/guarded", data=BODY).status_code == 401
