@@ -115,9 +115,9 @@ class QStashConfig:
             raise UnknownRegionError()
         if fallback is not None and self.region_keys:
             raise ConfigError(
-                f"migration mode: no signing keys for {normalize_region(upstash_region)} and no "
-                "QSTASH_CURRENT/NEXT_SIGNING_KEY pair to fall back to: set that region's "
-                "_QSTASH_CURRENT_SIGNING_KEY and _QSTASH_NEXT_SIGNING_KEY"
+                f"migration mode: no signing keys for {region} and no "
+                "QSTASH_CURRENT/NEXT_SIGNING_KEY pair to fall back to: set "
+                f"{region}_QSTASH_CURRENT_SIGNING_KEY and {region}_QSTASH_NEXT_SIGNING_KEY"
             )
         raise ConfigError(
             "no signing keys configured: set QSTASH_CURRENT_SIGNING_KEY and "
@@ -224,6 +224,7 @@ def load_config(
         fixed = SigningKeys(Secret(current_signing_key), Secret(next_signing_key), "explicit")
 
     region_keys: dict[Region, SigningKeys] = {}
+    missing: list[Region] = []
     key_names = (E.QSTASH_CURRENT_SIGNING_KEY, E.QSTASH_NEXT_SIGNING_KEY)
     for region in E.REGIONS:
         has_region_keys = any(_read(source, E.regional(region, n)) for n in key_names)
@@ -242,14 +243,21 @@ def load_config(
         if pair is not None:
             region_keys[region] = pair
         elif not has_region_keys:
-            warnings.append(
-                ConfigWarning(
-                    f"migration mode: no {region} signing keys; its deliveries are verified "
-                    "with QSTASH_CURRENT/NEXT_SIGNING_KEY",
-                    "region_keys_missing",
-                )
-            )
+            missing.append(region)
     default_keys = _pair(source, None, warnings)
+    for region in missing:
+        warnings.append(
+            ConfigWarning(
+                f"migration mode: no {region} signing keys; its deliveries are verified "
+                "with QSTASH_CURRENT/NEXT_SIGNING_KEY"
+                if default_keys is not None
+                else f"migration mode: no {region} signing keys and no "
+                "QSTASH_CURRENT/NEXT_SIGNING_KEY pair: its deliveries will be answered 500 "
+                f"(set {E.regional(region, E.QSTASH_CURRENT_SIGNING_KEY)} and "
+                f"{E.regional(region, E.QSTASH_NEXT_SIGNING_KEY)})",
+                "region_keys_missing",
+            )
+        )
     refuse_public_keys(cloud, fixed, region_keys, default_keys)
     if not (fixed or region_keys or default_keys):
         warnings.append(

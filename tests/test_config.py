@@ -262,8 +262,16 @@ KEY_CASES = [
         env={"QSTASH_REGION": "US_EAST_1", **US},
         header="eu-central-1",
         expect=None,
-        warnings=(("region_keys_missing", "no EU_CENTRAL_1 signing keys"),),
-        refused_text="no signing keys for EU_CENTRAL_1 and no QSTASH_CURRENT/NEXT_SIGNING_KEY",
+        warnings=(
+            (
+                "region_keys_missing",
+                "no EU_CENTRAL_1 signing keys and no QSTASH_CURRENT/NEXT_SIGNING_KEY pair: its "
+                "deliveries will be answered 500 (set EU_CENTRAL_1_QSTASH_CURRENT_SIGNING_KEY",
+            ),
+        ),
+        refused_text="no signing keys for EU_CENTRAL_1 and no QSTASH_CURRENT/NEXT_SIGNING_KEY "
+        "pair to fall back to: set EU_CENTRAL_1_QSTASH_CURRENT_SIGNING_KEY and "
+        "EU_CENTRAL_1_QSTASH_NEXT_SIGNING_KEY",
     ),
     # Region-prefixed keys outside migration mode are ignored (parity), with a warning.
     case(
