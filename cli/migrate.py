@@ -63,7 +63,8 @@ class RegionStatus:
         return self.schedules == 0 and self.in_flight == 0
 
     def as_json(self) -> dict[str, int | bool]:
-        """The region's entry in ``--json`` (DESIGN.md's keys, in its order)."""
+        """The region's entry in ``--json``: these keys, in this order (the migration runbook
+        in docs/migration.md documents them)."""
         return {
             "schedules": self.schedules,
             "queues": self.queues,

@@ -184,7 +184,10 @@ async def _stopped(beat: Beat | None) -> None:
 UNGUARDED = Delivery()
 
 
-class _Attempt:
+class _Claiming:
+    """One delivery's claim in the making: its token, its lease's deadline and its replay
+    binding, the calls that write them, and what a failed call leaves to undo."""
+
     __slots__ = ("bind", "claim", "deadline", "key", "shown", "store")
 
     def __init__(
@@ -238,14 +241,14 @@ class _Attempt:
 
 def _attempt(
     store: Any, message: VerifiedMessage, lease: float | None, tolerance: float
-) -> _Attempt | Delivery:
+) -> _Claiming | Delivery:
     key = dedupe_key(message)
     if key is None:
         logger.warning("QStash delivery without Upstash-Message-Id nor jti: not deduplicated")
         return UNGUARDED
     if not message.message_id:  # QStash always sends one: guarded by its signature alone
         logger.warning("QStash delivery without Upstash-Message-Id: deduplicated by its jti")
-    return _Attempt(store, key, message, lease, tolerance)
+    return _Claiming(store, key, message, lease, tolerance)
 
 
 def claim(

@@ -21,6 +21,7 @@ from verdicts import check_request
 from qstash_receiver import Receiver, VerifiedMessage, load_config
 from qstash_receiver.cli.dev.answers import parse_retry_after
 from qstash_receiver.cli.dev.server import DELIVER_TWICE, DevServer
+from qstash_receiver.publish import qstash_client
 from qstash_receiver.testing import DEMO_ENV
 
 TOKEN = DEMO_ENV["US_EAST_1_QSTASH_TOKEN"]
@@ -101,11 +102,9 @@ def test_used_up_retries_dead_letter_the_message(dev: DevServer, target: Destina
 
 
 def test_the_dlq_api_answers_the_python_sdk(dev: DevServer, target: Destination) -> None:
-    from qstash import QStash
-
     target.answer("/hook", NON_RETRYABLE)
     final = dev.wait_for(publish(dev, target.url(), b"\xff\x00", **{"Upstash-Forward-X-Id": "7"}))
-    client = QStash(TOKEN, base_url=dev.url("US_EAST_1"))
+    client = qstash_client(config=load_config({}, url=dev.url("US_EAST_1"), token=TOKEN))
     try:
         [listed] = client.dlq.list().messages
         one = client.dlq.get(listed.dlq_id)
@@ -329,10 +328,8 @@ def test_bad_callback_settings_are_refused(
 
 
 def test_python_sdk_failure_callback_end_to_end(dev: DevServer, target: Destination) -> None:
-    from qstash import QStash
-
     target.answer("/hook", NON_RETRYABLE)
-    client = QStash(TOKEN, base_url=dev.url("US_EAST_1"))
+    client = qstash_client(config=load_config({}, url=dev.url("US_EAST_1"), token=TOKEN))
     try:
         response = client.message.publish_json(
             url=target.url(), body={"sdk": True}, failure_callback=target.url("/failed"), retries=2

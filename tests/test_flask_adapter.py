@@ -596,7 +596,6 @@ def test_verify_qstash_imported_under_another_name_above_the_route_is_refused() 
             return "handler ran"
 
 
-
 def test_a_view_routed_in_another_app_is_not_mistaken_for_this_one() -> None:
     """Decorating a fresh function is fine while other apps in scope have routes."""
     app = Flask(__name__)
