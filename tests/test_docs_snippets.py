@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ from flask import Flask
 from verdicts import check_request
 from werkzeug.test import Client
 
-from qstash_receiver import Receiver, VerifiedMessage, load_config
+from qstash_receiver import ConfigError, Receiver, SignatureError, VerifiedMessage, load_config
 from qstash_receiver.adapters.aws_lambda.testing import event_with, signed_event
 from qstash_receiver.cli import dev as dev_command
 from qstash_receiver.cli.dev.server import DevServer
@@ -298,3 +299,40 @@ def test_the_in_tests_snippet_publishes_through_both_regions(endpoint: Destinati
     for client in namespace["clients"].values():
         client.http._client.close()
     assert len(endpoint.at("/qstash")) == 2
+
+
+def test_the_stored_keys_snippet_reads_rotates_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A secret store is one function: the configuration page's file-backed source verifies with
+    the stored pair, takes a rotated one without a restart, logs the resolver's warnings as
+    ``Receiver()`` does, and a missing file is a ``ConfigError`` (a retryable 500)."""
+    namespace = load(snippet(ROOT / "docs/configuration.md", "stored-keys-file"))
+    secret = namespace["SECRET"] = tmp_path / "keys.json"
+    receiver: Receiver = namespace["receiver"]
+    us, eu = DEMO_KEYS["US_EAST_1"], DEMO_KEYS["EU_CENTRAL_1"]
+
+    def store(pair: tuple[str, ...]) -> None:
+        names = ("QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY")
+        secret.write_text(json.dumps(dict(zip(names, pair, strict=False)) | {"other": "x"}))
+
+    def accepts(key: str) -> bool:
+        headers = signed_headers(BODY, key=key)
+        try:
+            receiver.verify(signature=headers["Upstash-Signature"], body=BODY)
+        except SignatureError:
+            return False
+        return True
+
+    with pytest.raises(ConfigError, match=r"cannot read .*keys\.json"):
+        receiver.verify(signature=signed_headers(BODY, key=us[0])["Upstash-Signature"], body=BODY)
+    store(us)
+    assert (accepts(us[0]), accepts(eu[0])) == (True, False)
+    store(eu)  # rotated in the store: the next delivery uses it
+    assert (accepts(us[0]), accepts(eu[0])) == (False, True)
+    caplog.set_level(logging.WARNING, "qstash_receiver")
+    store(eu[:1])
+    with pytest.raises(ConfigError):
+        receiver.verify(signature=signed_headers(BODY, key=eu[0])["Upstash-Signature"], body=BODY)
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("qstash_receiver")]
+    assert any("signing key pair is incomplete" in text for text in logged), logged
