@@ -2,14 +2,17 @@
 
 The ``paths=`` option (prefixes, each covering the paths below it: ``"/qstash"`` covers ``/qstash``
 and ``/qstash/jobs``, not ``/qstashx``); reading a body under the limit from a WSGI ``wsgi.input``
-or an ASGI ``receive``; answering an [`Answer`][qstash_receiver.answers.Answer] on the wire; and
-capturing the status an app answers with, which the duplicate guard finishes its claim with.
+or an ASGI ``receive``; answering an [`Answer`][qstash_receiver.answers.Answer] on the wire (ASGI,
+WSGI, an ``http.server`` handler); capturing the status an app answers with, which the duplicate
+guard finishes its claim with; and holding an ``http.server`` method's output until then.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from typing import IO, Any
 
 from qstash_receiver import PayloadTooLargeError, Receiver
@@ -21,6 +24,7 @@ from qstash_receiver.names import CONTENT_LENGTH_HEADER
 __all__ = ["CHUNK", "MESSAGE_KEY", "default_receiver", "covers", "prefixes", "phrase"]
 __all__ += ["StatusCapture", "receive_body", "respond"]  # ASGI
 __all__ += ["StartResponseCapture", "read_input", "answer_wsgi", "started"]  # WSGI
+__all__ += ["answer_handler", "HeldOutput"]  # http.server
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -201,3 +205,43 @@ def started(result: Iterable[bytes], capture: StartResponseCapture) -> Iterable[
         _Started(b"", rest, result).close()
         raise
     return _Started(first, rest, result)
+
+
+# --- http.server ------------------------------------------------------------------------------
+
+
+def answer_handler(handler: BaseHTTPRequestHandler, answer: Answer, unread: bool = False) -> None:
+    """Send ``answer`` through an ``http.server`` handler (``unread``: the request's body is still
+    on the connection, which is then closed after the answer)."""
+    text = answer.text.encode()
+    handler.send_response(answer.status, phrase(answer.status))
+    for name, value in answer.headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(text)))
+    if unread:  # the body is still on the connection: no next request can follow it
+        handler.send_header("Connection", "close")
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(text)
+
+
+class HeldOutput(io.BytesIO):
+    """What a verified ``http.server`` method writes, held until its delivery is ended. Closing
+    it (the method calling ``self.wfile.close()`` or ``self.finish()``) keeps what was written
+    and closes the connection's own stream once that has been sent."""
+
+    closing = False
+
+    def close(self) -> None:
+        """Record that the method closed its output (nothing written is dropped)."""
+        self.closing = True
+
+    def send(self, wfile: io.BufferedIOBase) -> None:
+        """Write what was held to ``wfile``, the connection's own stream, and close that when
+        the method had closed its output."""
+        with self.getbuffer() as written:
+            wfile.write(written)
+        wfile.flush()
+        if self.closing:
+            wfile.close()
+        super().close()

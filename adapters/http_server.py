@@ -22,7 +22,7 @@ from qstash_receiver import ConfigError, QStashError, SignatureError, VerifiedMe
 from qstash_receiver.headers import decimal
 from qstash_receiver.integration import Answer, Endpoint, Options, Responder
 
-from ._gateway import default_receiver, phrase
+from ._gateway import HeldOutput, answer_handler, default_receiver
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -65,38 +65,6 @@ def _read(handler: BaseHTTPRequestHandler, endpoint: Endpoint) -> bytes | Answer
     return early or handler.rfile.read(length)
 
 
-def _answer(handler: BaseHTTPRequestHandler, answer: Answer, unread: bool = False) -> None:
-    text = answer.text.encode()
-    handler.send_response(answer.status, phrase(answer.status))
-    for name, value in answer.headers.items():
-        handler.send_header(name, value)
-    handler.send_header("Content-Length", str(len(text)))
-    if unread:  # the body is still on the connection: no next request can follow it
-        handler.send_header("Connection", "close")
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(text)
-
-
-class _Held(io.BytesIO):
-    """What a verified method writes, held until its delivery is ended. Closing it (the method
-    calling ``self.wfile.close()`` or ``self.finish()``) keeps what was written and closes the
-    connection's own stream once that has been sent."""
-
-    closing = False
-
-    def close(self) -> None:
-        self.closing = True
-
-    def send(self, wfile: io.BufferedIOBase) -> None:
-        with self.getbuffer() as written:
-            wfile.write(written)
-        wfile.flush()
-        if self.closing:
-            wfile.close()
-        super().close()
-
-
 def _decorate(method: Method[H], endpoint: Endpoint) -> Method[H]:
     @functools.wraps(method)
     def wrapper(self: H) -> None:
@@ -105,7 +73,7 @@ def _decorate(method: Method[H], endpoint: Endpoint) -> Method[H]:
             self.headers.items(), body, self
         )  # fmt: skip
         if isinstance(checked, Answer):
-            return _answer(self, checked, unread=isinstance(body, Answer))
+            return answer_handler(self, checked, unread=isinstance(body, Answer))
         statuses: list[int] = []
         send_response, rfile = self.send_response, self.rfile
 
@@ -117,13 +85,13 @@ def _decorate(method: Method[H], endpoint: Endpoint) -> Method[H]:
             if statuses:  # the method has started its answer: no second one on this connection
                 self.close_connection = True
             else:
-                _answer(self, given)
+                answer_handler(self, given)
 
         self.send_response = capture  # type: ignore[method-assign]
         self.rfile = io.BytesIO(checked.body)  # the method reads the body as usual
         # The answer is held until the delivery (the guard's claim) is ended: a retry sent as
         # soon as it arrives never finds the claim still held.
-        held, wfile = _Held(), self.wfile
+        held, wfile = HeldOutput(), self.wfile
         self.wfile = held
         setattr(self, MESSAGE_ATTRIBUTE, checked)
         try:

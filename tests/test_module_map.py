@@ -126,3 +126,19 @@ def test_no_module_is_over_350_lines(folder: str) -> None:
         if (count := len(path.read_text("utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+#: The adapters of the new stacks are shape translation on the core's lifecycle, each one module
+#: (with the shared private plumbing of its family: _gateway, _asgi, _aiohttp).
+THIN_ADAPTERS = ("wsgi", "asgi", "http_server", "aiohttp", "azure_functions", "workflow")
+THIN_LINES = 150
+
+
+def test_each_new_stack_adapter_is_under_150_lines() -> None:
+    long = {
+        name: count
+        for name in THIN_ADAPTERS
+        if (count := len((ROOT / "adapters" / f"{name}.py").read_text("utf-8").splitlines()))
+        >= THIN_LINES
+    }
+    assert long == {}
