@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-process-only", action="store_true", help="run part 1 only")
     parser.add_argument(
         "--platforms",
-        help="comma-separated subset of flask,gcf,django,fastapi,lambda,aiohttp (default: all)",
+        help="comma-separated subset of flask,gcf,django,fastapi,lambda,wsgi,asgi,http_server,"
+        "aiohttp for parts 2 to 4 (default: all; part 1, with Azure Functions and Upstash "
+        "Workflow, always runs)",
     )
     args = parser.parse_args(argv)
     # The library's warnings would repeat what the report already shows.
