@@ -288,8 +288,23 @@ def _now() -> int:
     return int(time.time())
 
 
+#: The first case's delivery, whose signature the ``replayed`` case sends again.
+_HANDLED: list[tuple[bytes, dict[str, str]]] = []
+
+
+def _handled() -> tuple[bytes, dict[str, str]]:
+    _HANDLED[:] = [delivery("ok")]
+    return _HANDLED[0]
+
+
+def _replayed() -> tuple[bytes, dict[str, str]]:
+    # The handled delivery's signature under another message id: a captured token replayed.
+    body, headers = _HANDLED[0]
+    return body, {**headers, "Upstash-Message-Id": "msg_replayed"}
+
+
 CASES: tuple[Case, ...] = (
-    Case("handled", "handled", None, 200, lambda: delivery("ok"), runs_handler=True),
+    Case("handled", "handled", None, 200, _handled, runs_handler=True),
     Case("duplicate", "duplicate", "duplicate", 200, lambda: delivery("ok", retried=1)),
     Case(
         "in_progress",
@@ -346,6 +361,7 @@ CASES: tuple[Case, ...] = (
         lambda: delivery("ok", message_id="msg_keys"),
         app="keyless",
     ),
+    Case("replayed", "rejected", "replayed", 401, _replayed),
     Case(
         "missing_signature",
         "rejected",
@@ -484,11 +500,16 @@ def check_cases(
     _check_points(captured, expected)
 
 
+def _verified(case: Case) -> bool:
+    """Whether the case's signature verified (a replay is refused after that, by the guard)."""
+    return (case.outcome != "rejected" or case.name == "replayed") and case.app != "keyless"
+
+
 def _check_span(
     captured: Captured, case: Case, headers: Mapping[str, str], split_hooks: bool
 ) -> None:
     span = captured.process_span()
-    verified = case.outcome not in {"rejected"} and case.app != "keyless"
+    verified = _verified(case)
     assert span.name == (f"process {PATH}" if verified else "process"), case.name
     attributes = dict(span.attributes or {})
     assert set(attributes) <= SPAN_KEYS, case.name
@@ -552,7 +573,7 @@ def _check_record(captured: Captured, case: Case, headers: Mapping[str, str]) ->
     assert got["reason"] == case.error_type, case.name
     assert got["message_id"] == headers["Upstash-Message-Id"], case.name
     assert got["region"] == case.region, case.name
-    verified = case.outcome != "rejected" and case.app != "keyless"
+    verified = _verified(case)
     assert got["key_source"] == ("region" if verified else None), case.name
     assert isinstance(got["duration"], float), case.name
     assert 0 <= got["duration"] < 10, case.name
@@ -609,3 +630,55 @@ def everything_emitted(captured: Captured) -> str:
     for record in captured.records:
         out += [record.getMessage(), repr(vars(record))]
     return "\n".join(out)
+
+
+# Secrets of a migration-mode environment: keys and tokens of both regions, the default pair.
+SECRET_ENV = {
+    "QSTASH_REGION": "US_EAST_1",
+    "US_EAST_1_QSTASH_CURRENT_SIGNING_KEY": "sig_Qm8vXr2LwT9kPzA4nYc6JhD1sEfGbU3o",
+    "US_EAST_1_QSTASH_NEXT_SIGNING_KEY": "sig_Wn5tRk8ZpX2vLq7MdC4hYb9JsA6eFgU1",
+    "US_EAST_1_QSTASH_TOKEN": "eyJVc2VySUQiOiJ0ZWxlbWV0cnktdGVzdCIsIlBhc3N3b3JkIjoiWjd4In0=",
+    "EU_CENTRAL_1_QSTASH_CURRENT_SIGNING_KEY": "sig_Ht3pVz6QmK9wLr2XcB8nYf5DsJ4aGe7u",
+    "EU_CENTRAL_1_QSTASH_NEXT_SIGNING_KEY": "sig_Pk2sNx7WqV4zMt9RhC6bLj3FyD8eAg5o",
+    "EU_CENTRAL_1_QSTASH_TOKEN": "eyJVc2VySUQiOiJldS10ZWxlbWV0cnkiLCJQYXNzd29yZCI6IlE5In0=",
+    "QSTASH_CURRENT_SIGNING_KEY": "sig_Lm4tXq8ZvR2kWp6NcH9sBd3JyF7eAu5g",
+    "QSTASH_NEXT_SIGNING_KEY": "sig_Rz7wMk3PqT9vXn2LcD6hYs8BfJ4eGa5u",
+    "QSTASH_TOKEN": "eyJVc2VySUQiOiJkZWZhdWx0LXRlbGVtZXRyeSIsIlBhc3N3b3JkIjoiSzIifQ==",
+}
+
+
+def check_no_secrets(build: Build, captured: Captured) -> None:
+    """Deliveries of every kind through ``build``'s app, guarded, with the keys and tokens of
+    ``SECRET_ENV``: handled, failed, 489, 503, forged, and a replayed signature. No 8-character
+    piece of any key, token or signature payload or MAC is in a span, a metric point or a log
+    record (of any logger, at any level)."""
+    logged: list[logging.LogRecord] = []
+    root = logging.getLogger()
+    handler, level = _Records(logged), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    sent: list[Mapping[str, str]] = []
+    try:
+        options = {"receiver": Receiver(config=load_config(SECRET_ENV)), "url": URL}
+        options["max_body_bytes"] = LIMIT
+        deliver = build({**options, "dedupe": MemoryStore()})
+        key = SECRET_ENV["US_EAST_1_QSTASH_CURRENT_SIGNING_KEY"]
+        expected = {"ok": 200, "fail": 500, "nonretryable": 489, "retry_later": 503}
+        for action, status in expected.items():
+            body, headers = delivery(action, message_id=f"msg_{action}", key=key)
+            forged = {**headers, "Upstash-Signature": headers["Upstash-Signature"][:-4] + "AAAA"}
+            replayed = {**headers, "Upstash-Message-Id": f"msg_{action}_replayed"}
+            assert [deliver(body, h) for h in (headers, forged, replayed)] == [status, 401, 401]
+            sent += [headers, forged]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    emitted = everything_emitted(captured) + "\n".join(
+        f"{r.name} {r.getMessage()} {vars(r)!r}" for r in logged
+    )
+    for seen in ("msg_ok", "invalid_signature", "replayed"):  # the scan sees what was recorded
+        assert seen in emitted, seen
+    secrets = [value for name, value in SECRET_ENV.items() if name != "QSTASH_REGION"]
+    secrets += [part for headers in sent for part in signature_parts(headers)]
+    leaked = sorted(piece for s in secrets for piece in pieces(s) if piece in emitted)
+    assert leaked == [], f"{len(leaked)} pieces of a key, token or signature leaked"

@@ -22,6 +22,7 @@ from telemetry_harness import (
     Deliver,
     act,
     check_cases,
+    check_no_secrets,
     delivery,
     fields,
     server_span,
@@ -90,6 +91,13 @@ def test_every_outcome_and_refusal_leaves_one_span_one_record_and_its_points(
     kind: str, telemetry: Captured
 ) -> None:
     check_cases(BUILDS[kind], telemetry)
+
+
+@pytest.mark.parametrize("kind", list(BUILDS))
+def test_no_key_token_or_signature_in_any_span_point_or_record(
+    kind: str, telemetry: Captured
+) -> None:
+    check_no_secrets(BUILDS[kind], telemetry)
 
 
 def ok(request: HttpRequest) -> HttpResponse:
