@@ -1,5 +1,6 @@
-"""@upstash/qstash drives the stand-in's schedules and reads its logs; the Python SDK and the
-stand-in see the same schedules, and the one left fires a delivery our receiver verifies.
+"""@upstash/qstash drives the stand-in's schedules, queues, URL groups, dead letters and logs;
+the Python SDK and the stand-in see the same schedules, and the one left fires a delivery our
+receiver verifies, as do the deliveries to a URL group's endpoints.
 
 The Node client is constructed without options, so it reads the migration-mode environment
 block from ``process.env`` (``QSTASH_REGION`` plus that region's URL and token), as in
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from destination import Destination, destination
+from destination import Answer, Destination, destination
 from node_runner import INTEROP
 from publishing import sdk_client
 from verdicts import check_request
@@ -76,3 +77,29 @@ def test_node_client_creates_reads_pauses_and_deletes_schedules(target: Destinat
     assert delivery.headers["upstash-schedule-id"] == made
     [log] = delivered["logs"]
     assert (log["messageId"], log["state"], log["scheduleId"]) == (message_id, "DELIVERED", made)
+
+
+def test_node_client_uses_queues_url_groups_and_the_dlq(target: Destination) -> None:
+    target.answer("/dead", Answer(500, body=b"down"))
+    with DevServer(backoff=0.05, timeout=5) as dev:
+        steps = node(dev, "resources", target.url(""))
+        assert steps["queues"] == ["node-jobs"]
+        assert steps["queue"] == {"name": "node-jobs", "parallelism": 2}
+        assert steps["groups"] == [
+            {"name": "node-group", "endpoints": [target.url("/a"), target.url("/b")]}
+        ]
+        for message_id in [*steps["fanned"], steps["dead"]]:
+            dev.wait_for(message_id)
+        dead = node(dev, "dlq")
+        with sdk_client("EU_CENTRAL_1", config=load_config(dev.env())) as eu:
+            assert [q.name for q in eu.queue.list()] == ["node-jobs"]  # the same, seen from Python
+    assert len(steps["fanned"]) == 2
+    receiver = Receiver(config=load_config(DEMO_ENV))
+    for path in ("/a", "/b"):
+        [delivery] = target.at(path)
+        message = check_request(receiver, delivery.headers, delivery.body, url=target.url(path))
+        assert isinstance(message, VerifiedMessage), message
+        assert (message.key_region, message.json()) == ("EU_CENTRAL_1", {"from": "node"})
+        assert delivery.headers["upstash-topic-name"] == "node-group"
+    [letter] = dead["messages"]
+    assert (letter["messageId"], letter["responseStatus"]) == (steps["dead"], 500)

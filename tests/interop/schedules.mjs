@@ -5,6 +5,10 @@
 // argv: "schedules" DESTINATION  -> create two schedules, read, pause, resume, delete one;
 //                                    stdout: JSON of what each step returned
 //       "logs" STATE               -> stdout: JSON of client.logs({ filter: { state } })
+//       "resources" DESTINATION    -> upsert and read a queue, make and list a URL group of two
+//                                    endpoints, publish to it and to DESTINATION/dead (no
+//                                    retries); stdout: JSON of what each step returned
+//       "dlq"                      -> stdout: JSON of client.dlq.listMessages()
 import { Client } from "@upstash/qstash";
 
 const [command, argument] = process.argv.slice(2);
@@ -31,6 +35,29 @@ if (command === "schedules") {
   await client.schedules.delete(nightly.scheduleId);
   const left = (await client.schedules.list()).map((s) => s.scheduleId);
   result = { made: made.scheduleId, nightly: nightly.scheduleId, listed, paused, got, left };
+} else if (command === "resources") {
+  await client.queue({ queueName: "node-jobs" }).upsert({ parallelism: 2 });
+  const queues = (await client.queue().list()).map((q) => q.name).sort();
+  const queue = await client.queue({ queueName: "node-jobs" }).get();
+  await client.urlGroups.addEndpoints({
+    name: "node-group",
+    endpoints: [{ url: `${argument}/a` }, { url: `${argument}/b` }],
+  });
+  const groups = (await client.urlGroups.list()).map((g) => ({
+    name: g.name,
+    endpoints: g.endpoints.map((e) => e.url).sort(),
+  }));
+  const fanned = await client.publishJSON({ urlGroup: "node-group", body: { from: "node" } });
+  const dead = await client.publishJSON({ url: `${argument}/dead`, body: {}, retries: 0 });
+  result = {
+    queues,
+    queue: { name: queue.name, parallelism: queue.parallelism },
+    groups,
+    fanned: fanned.map((m) => m.messageId),
+    dead: dead.messageId,
+  };
+} else if (command === "dlq") {
+  result = await client.dlq.listMessages();
 } else if (command === "logs") {
   result = await client.logs({ filter: { state: argument } });
 } else {
