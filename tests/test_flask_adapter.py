@@ -577,10 +577,10 @@ def test_a_view_without_source_is_decorated_as_before() -> None:
 
 
 def test_verify_qstash_imported_under_another_name_above_the_route_is_refused() -> None:
-    """The source names no ``verify_qstash``: the view is found among the routes instead."""
+    """The source says ``@vq``: what the name stands for where the view is defined counts."""
     app = Flask(__name__)
     vq = verify_qstash
-    with pytest.raises(TypeError, match=r"wrong is already a route of .*: it would run unverified"):
+    with pytest.raises(TypeError, match=r"@vq is above @\.\.\.post\(\.\.\.\) on .*wrong"):
 
         @vq
         @app.post("/wrong")
@@ -588,12 +588,28 @@ def test_verify_qstash_imported_under_another_name_above_the_route_is_refused() 
             return "handler ran"
 
     blueprint = Blueprint("jobs", __name__)
-    with pytest.raises(TypeError, match=r"already a route of 'jobs'"):
+    with pytest.raises(TypeError, match=r"Put @vq below the route decorator"):
 
         @vq(clock_tolerance=5)
         @blueprint.post("/wrong")
         def also_wrong() -> str:
             return "handler ran"
+
+
+def test_a_view_served_bare_on_one_route_and_verified_on_another_is_accepted() -> None:
+    """Registering a function as it is and a verified copy of it elsewhere is not the wrong
+    order (no decorator is above a route decorator)."""
+    app = Flask(__name__)
+
+    def view() -> str:
+        return "handler ran"
+
+    app.add_url_rule("/bare", "bare", view, methods=["POST"])
+    verified = verify_qstash(receiver=Receiver(config=load_config(DEMO_ENV)))(view)
+    app.add_url_rule("/verified", "verified", verified, methods=["POST"])
+    client = app.test_client()
+    assert client.post("/bare", data=BODY).status_code == 200
+    assert client.post("/verified", data=BODY).status_code == 401
 
 
 def test_a_view_routed_in_another_app_is_not_mistaken_for_this_one() -> None:

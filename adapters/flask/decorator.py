@@ -23,7 +23,7 @@ R = TypeVar("R")
 
 
 def _decorate(view: Callable[P, R], endpoint: Endpoint) -> Callable[P, R]:
-    refuse_wrong_order(view)
+    refuse_wrong_order(view, verify_qstash)
     return wrap_view(view, verify_current(endpoint), endpoint, RESPONDER)
 
 
