@@ -1,7 +1,7 @@
 """An older tree against this one, side by side in one run. Not a test: it prints, asserts nothing.
 
     git worktree add /tmp/base <rev> && make -C /tmp/base install
-    .venv/bin/python bench/compare_trees.py /tmp/base
+    .venv/bin/python bench/compare_trees.py /tmp/base     # --new PATH: another tree than this
 
 Each run alternates the two trees (which goes first rotates), each in its own venv
 (``<tree>/.venv``): the core's ``verify()`` table of ``bench/verify_bench.py`` and the adapter
@@ -81,10 +81,11 @@ def table(title: str, old: Figures, new: Figures, unit: str) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("old", type=Path, help="the older tree (with its own .venv)")
+    parser.add_argument("--new", type=Path, default=HERE, help="the newer tree (default: this one)")
     parser.add_argument("--runs", type=int, default=4, help="runs of each tree (alternating)")
     parser.add_argument("--rounds", type=int, default=41, help="rounds per adapter run")
     options = parser.parse_args(argv)
-    trees = {"old": options.old.resolve(), "new": HERE}
+    trees = {"old": options.old.resolve(), "new": options.new.resolve()}
     added: dict[str, Figures] = {}
     ratios: dict[str, Figures] = {}
     for number in range(options.runs):
