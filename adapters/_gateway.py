@@ -12,14 +12,16 @@ from __future__ import annotations
 import io
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from qstash_receiver import PayloadTooLargeError, Receiver
 from qstash_receiver.answers import CLIENT_GONE, declared_too_large
 from qstash_receiver.headers import decimal
 from qstash_receiver.integration import Answer, Ending, Endpoint, Headers, refusal
 from qstash_receiver.names import CONTENT_LENGTH_HEADER
+
+if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler  # the type only: WSGI and ASGI never load it
 
 __all__ = ["CHUNK", "MESSAGE_KEY", "default_receiver", "covers", "prefixes", "phrase"]
 __all__ += ["StatusCapture", "receive_body", "respond"]  # ASGI
@@ -227,8 +229,8 @@ def answer_handler(handler: BaseHTTPRequestHandler, answer: Answer, unread: bool
 
 class HeldOutput(io.BytesIO):
     """What a verified ``http.server`` method writes, held until its delivery is ended. Closing
-    it (the method calling ``self.wfile.close()`` or ``self.finish()``) keeps what was written
-    and closes the connection's own stream once that has been sent."""
+    it (the method calling ``self.wfile.close()`` or ``self.finish()``) keeps what was written;
+    the handler then closes the connection after sending it."""
 
     closing = False
 
@@ -237,11 +239,9 @@ class HeldOutput(io.BytesIO):
         self.closing = True
 
     def send(self, wfile: io.BufferedIOBase) -> None:
-        """Write what was held to ``wfile``, the connection's own stream, and close that when
-        the method had closed its output."""
-        with self.getbuffer() as written:
-            wfile.write(written)
-        wfile.flush()
-        if self.closing:
-            wfile.close()
-        super().close()
+        """Write what was held to ``wfile``, the connection's own stream."""
+        try:
+            with self.getbuffer() as written:
+                wfile.write(written)
+        finally:
+            super().close()

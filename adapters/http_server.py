@@ -101,6 +101,7 @@ def _decorate(method: Method[H], endpoint: Endpoint) -> Method[H]:
             del self.send_response
             self.rfile, self.wfile = rfile, wfile
             delattr(self, MESSAGE_ATTRIBUTE)
+            self.close_connection = self.close_connection or held.closing
             held.send(wfile)
 
     return wrapper

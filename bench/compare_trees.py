@@ -30,7 +30,6 @@ for chained in ("adapter_bench", "import_bench", "telemetry_bench"):
     except ImportError:  # an older tree without it
         pass
 import verify_bench
-verify_bench.ROUNDS = {rounds}
 verify_bench.main()
 """
 ADAPTER_ROW = re.compile(r"^(\S.{0,28}?)\s+\|\s+([\d.]+)\s+([\d.]+)\s+\|\s+(-?[\d.]+)\s")
@@ -44,7 +43,7 @@ def run(tree: Path, code: str | None, rounds: int) -> str:
     if code is None:
         args = [python, "bench/adapter_bench.py", "--rounds", str(rounds)]
     else:
-        args = [python, "-c", code.format(rounds=rounds)]
+        args = [python, "-c", code]
     done = subprocess.run(  # noqa: S603 (the two trees' own interpreters, fixed code)
         args, cwd=tree, capture_output=True, text=True, check=True
     )
@@ -83,7 +82,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("old", type=Path, help="the older tree (with its own .venv)")
     parser.add_argument("--new", type=Path, default=HERE, help="the newer tree (default: this one)")
     parser.add_argument("--runs", type=int, default=4, help="runs of each tree (alternating)")
-    parser.add_argument("--rounds", type=int, default=41, help="rounds per adapter run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=41,
+        help="rounds per adapter run (the core table keeps verify_bench's own)",
+    )
     options = parser.parse_args(argv)
     trees = {"old": options.old.resolve(), "new": options.new.resolve()}
     added: dict[str, Figures] = {}
@@ -91,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for number in range(options.runs):
         order = ("old", "new") if number % 2 == 0 else ("new", "old")
         for name in order:
-            best(ratios, name, core(run(trees[name], CORE, 15)))
+            best(ratios, name, core(run(trees[name], CORE, options.rounds)))
             best(added, name, adapters(run(trees[name], None, options.rounds)))
         print(f"run {number + 1}/{options.runs} done", flush=True)
     print(f"\nold: {trees['old']}\nnew: {trees['new']}\n{options.runs} runs of each, alternating")

@@ -113,16 +113,25 @@ class QStashConfig:
         if fallback is REGION_HEADER_FALLBACK and self.region_keys:
             # QStash always names its region: a request without one is not a delivery.
             raise UnknownRegionError()
-        if fallback is not None and self.region_keys:
+        if fallback is not None and self.region_keys and region is not None:
             raise ConfigError(
                 f"migration mode: no signing keys for {region} and no "
-                "QSTASH_CURRENT/NEXT_SIGNING_KEY pair to fall back to: set "
-                f"{region}_QSTASH_CURRENT_SIGNING_KEY and {region}_QSTASH_NEXT_SIGNING_KEY"
+                "QSTASH_CURRENT/NEXT_SIGNING_KEY pair to fall back to: "
+                f"set {_pair_names(region)}"
             )
         raise ConfigError(
             "no signing keys configured: set QSTASH_CURRENT_SIGNING_KEY and "
             "QSTASH_NEXT_SIGNING_KEY (or the region-prefixed pair with QSTASH_REGION)"
         )
+
+
+def _pair_names(region: Region) -> str:
+    """The variables of ``region``'s signing key pair, as a sentence's object."""
+    names = (
+        E.regional(region, E.QSTASH_CURRENT_SIGNING_KEY),
+        E.regional(region, E.QSTASH_NEXT_SIGNING_KEY),
+    )
+    return " and ".join(names)
 
 
 def _read(env: Mapping[str, str], name: str) -> str | None:
@@ -245,7 +254,7 @@ def load_config(
         elif not has_region_keys:
             missing.append(region)
     default_keys = _pair(source, None, warnings)
-    for region in missing:
+    for region in missing if fixed is None else ():  # explicit keys verify every delivery
         warnings.append(
             ConfigWarning(
                 f"migration mode: no {region} signing keys; its deliveries are verified "
@@ -253,8 +262,7 @@ def load_config(
                 if default_keys is not None
                 else f"migration mode: no {region} signing keys and no "
                 "QSTASH_CURRENT/NEXT_SIGNING_KEY pair: its deliveries will be answered 500 "
-                f"(set {E.regional(region, E.QSTASH_CURRENT_SIGNING_KEY)} and "
-                f"{E.regional(region, E.QSTASH_NEXT_SIGNING_KEY)})",
+                f"(set {_pair_names(region)})",
                 "region_keys_missing",
             )
         )

@@ -299,7 +299,8 @@ def _handled() -> tuple[bytes, dict[str, str]]:
 
 def _replayed() -> tuple[bytes, dict[str, str]]:
     # The handled delivery's signature under another message id: a captured token replayed.
-    body, headers = _HANDLED[0]
+    assert _HANDLED, "the replayed case needs the handled case to have run before it"
+    body, headers = _HANDLED.pop()
     return body, {**headers, "Upstash-Message-Id": "msg_replayed"}
 
 
@@ -654,9 +655,13 @@ def check_no_secrets(build: Build, captured: Captured) -> None:
     record (of any logger, at any level)."""
     logged: list[logging.LogRecord] = []
     root = logging.getLogger()
-    handler, level = _Records(logged), root.level
+    handler = _Records(logged)
+    # Every logger at DEBUG while the deliveries run (also ours, whatever level a test left).
+    loggers = [root, *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
+    levels = [(logger, logger.level) for logger in loggers]
+    for logger, _ in levels:
+        logger.setLevel(logging.DEBUG)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
     sent: list[Mapping[str, str]] = []
     try:
         options = {"receiver": Receiver(config=load_config(SECRET_ENV)), "url": URL}
@@ -672,7 +677,8 @@ def check_no_secrets(build: Build, captured: Captured) -> None:
             sent += [headers, forged]
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        for logger, level in levels:
+            logger.setLevel(level)
     emitted = everything_emitted(captured) + "\n".join(
         f"{r.name} {r.getMessage()} {vars(r)!r}" for r in logged
     )

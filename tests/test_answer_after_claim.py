@@ -230,10 +230,16 @@ def _closing_handler(closes: str, verified: bool) -> type[BaseHTTPRequestHandler
 @pytest.mark.parametrize("closes", ["wfile.close", "finish"])
 def test_http_server_a_method_closing_its_stream_still_answers(closes: str) -> None:
     """A method that closes ``self.wfile`` (or calls ``finish()``) after writing its answer gets
-    it to the client as it would undecorated, and the connection is closed after it."""
-    answers = []
+    it to the client as it would undecorated, and the connection is closed after it, without
+    the error the standard library meets undecorated (a flush of the closed stream)."""
+    answers, errors = [], []
+
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            errors.append(verified)  # the standard library's own handler prints a traceback
+
     for verified in (False, True):
-        with ThreadingHTTPServer(("127.0.0.1", 0), _closing_handler(closes, verified)) as httpd:
+        with Server(("127.0.0.1", 0), _closing_handler(closes, verified)) as httpd:
             threading.Thread(target=httpd.serve_forever, daemon=True).start()
             try:
                 body = b'{"status": 200}'
@@ -243,7 +249,11 @@ def test_http_server_a_method_closing_its_stream_still_answers(closes: str) -> N
                 )  # fmt: skip
                 port = httpd.server_address[1]
                 answer = httpx.post(f"http://127.0.0.1:{port}/", content=body, headers=headers)
-                answers.append((answer.status_code, answer.content))
+                answers.append(
+                    (answer.status_code, answer.content, answer.headers.get("connection"))
+                )
             finally:
                 httpd.shutdown()
-    assert answers == [(200, b"done"), (200, b"done")]
+    assert answers[1] == (200, b"done", None)  # as the method wrote it
+    assert answers[0][:2] == answers[1][:2]  # and as it reaches the client undecorated
+    assert True not in errors  # decorated, the connection is closed without an error

@@ -782,3 +782,17 @@ def test_ignored_region_keys_say_why_when_the_region_is_invalid() -> None:
     ]
     unset = load_config(US).warnings
     assert any("is set but QSTASH_REGION is not: " in w.text for w in unset)
+
+
+@pytest.mark.parametrize("explicit", ["keys", "dev"])
+def test_explicit_or_dev_keys_in_migration_mode_warn_of_no_missing_region(explicit: str) -> None:
+    """Explicit keys (or dev mode's) verify every delivery: no region's deliveries are said to
+    use a default pair, nor to be answered 500."""
+    if explicit == "keys":
+        config = load_config(
+            {"QSTASH_REGION": "US_EAST_1"}, current_signing_key="sig_a", next_signing_key="sig_b"
+        )
+    else:
+        config = load_config({"QSTASH_REGION": "US_EAST_1", "QSTASH_DEV": "1"})
+    assert [w.code for w in config.warnings if w.code == "region_keys_missing"] == []
+    assert config.keys_for("eu-central-1") is config.keys_for("us-east-1")

@@ -330,6 +330,9 @@ def test_the_stored_keys_snippet_reads_rotates_and_warns(
     assert (accepts(us[0]), accepts(eu[0])) == (True, False)
     store(eu)  # rotated in the store: the next delivery uses it
     assert (accepts(us[0]), accepts(eu[0])) == (False, True)
+    secret.write_text('{"QSTASH_CURRENT_SIGNING_KEY": ')  # caught half written
+    with pytest.raises(ConfigError, match="does not hold a JSON object"):
+        accepts(eu[0])
     caplog.set_level(logging.WARNING, "qstash_receiver")
     store(eu[:1])
     with pytest.raises(ConfigError):

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request
 from qstash_receiver import Receiver, load_config
 from qstash_receiver.adapters import flask as adapter
 from qstash_receiver.adapters.flask import QStash, current_message, verify_qstash
+from qstash_receiver.dedupe import MemoryStore
 from qstash_receiver.integration import DEFAULT_MAX_BODY_BYTES
 from qstash_receiver.testing import DEMO_ENV, DEMO_KEYS, sign, signed_headers
 
@@ -595,6 +596,14 @@ def test_verify_qstash_imported_under_another_name_above_the_route_is_refused() 
         def also_wrong() -> str:
             return "handler ran"
 
+    guarded = verify_qstash(dedupe=MemoryStore())  # a decorator made once, named
+    with pytest.raises(TypeError, match=r"@guarded is above @\.\.\.route\(\.\.\.\)"):
+
+        @guarded
+        @app.route("/wrong-too", methods=["POST"])
+        def wrong_too() -> str:
+            return "handler ran"
+
 
 def test_a_view_served_bare_on_one_route_and_verified_on_another_is_accepted() -> None:
     """Registering a function as it is and a verified copy of it elsewhere is not the wrong
@@ -612,8 +621,8 @@ def test_a_view_served_bare_on_one_route_and_verified_on_another_is_accepted() -
     assert client.post("/verified", data=BODY).status_code == 401
 
 
-def test_a_view_routed_in_another_app_is_not_mistaken_for_this_one() -> None:
-    """Decorating a fresh function is fine while other apps in scope have routes."""
+def test_the_right_order_beside_other_routes_is_accepted() -> None:
+    """A view decorated below its route decorator, in an app with other routes, is protected."""
     app = Flask(__name__)
 
     @app.post("/other")

@@ -76,8 +76,10 @@ def run_all(
     """Deliver every message as QStash does; with ``spread``, their first attempts are sent
     evenly over that many seconds instead of at once."""
 
+    began = time.monotonic()
+
     def deliver(n: int) -> list[int | str]:
-        time.sleep(spread * n / len(ids))
+        time.sleep(max(0.0, began + spread * n / len(ids) - time.monotonic()))
         return qstash(fleet, ids[n], action, n)
 
     with ThreadPoolExecutor(min(len(ids), 64) if spread else 16) as pool:
@@ -117,37 +119,39 @@ def test_a_3s_redis_stall_mid_run_every_message_runs_exactly_once(
     stalling: tuple[Fleet, RedisServer],
 ) -> None:
     """Before issue 18: 3 to 6 of 500 never ran (409 with Retry-After ~900 on every copy), 15
-    of 500 with Django's RedisCache. Now: 503 during the stall, the claims that land when
-    Redis resumes are undone by their workers, and every message runs once within QStash's
-    retries; none is held for a lease (30 s here)."""
+    of 500 with Django's RedisCache. Now a copy sent during the stall is answered 503 (or,
+    through a client without timeouts, waits within the store's 3 s bound), the claims that land
+    when Redis resumes are undone by their workers, and every message runs once within QStash's
+    retries; none is held for a lease (30 s here). First attempts are spread over 4 s, so that
+    copies are sent during the stall; the test fails if none was."""
     fleet, server = stalling
     ids = [unique("stall") for _ in range(COUNT)]
+
+    window: list[float] = []
 
     def stall() -> None:
         time.sleep(0.5)
         with stalled(server):
+            window.append(time.monotonic())
             time.sleep(3)
+            window.append(time.monotonic())
 
-    took: list[float] = []
+    started: list[float] = []
     deliver = fleet.deliver
 
     def timed(index: int, action: str, message_id: str, retried: int = 0) -> httpx.Response:
-        started = time.monotonic()
-        try:
-            return deliver(index, action, message_id, retried)
-        finally:
-            took.append(time.monotonic() - started)
+        started.append(time.monotonic())
+        return deliver(index, action, message_id, retried)
 
     fleet.deliver = timed  # type: ignore[method-assign]
     staller = threading.Thread(target=stall)
     staller.start()
     outcomes = run_all(fleet, ids, spread=4)  # first attempts before, during and after it
     staller.join()
-    statuses = check_exactly_once(fleet, outcomes)
-    # The stall reached deliveries: refused (a bounded client fails fast) or held until Redis
-    # resumed (a client without timeouts, as Django's RedisCache by default, within the bound).
-    assert statuses[503] > 0 or max(took) > 1.5, f"no delivery met the stall: {dict(statuses)}"
-    print(f"slowest attempt {max(took):.2f} s")
+    check_exactly_once(fleet, outcomes)
+    during = [t for t in started if window[0] <= t <= window[1]]
+    assert during, "no delivery was sent while Redis was stalled"
+    print(f"{len(during)} attempts sent during the stall")
 
 
 @pytest.fixture(params=["web", "lambdas"])

@@ -183,3 +183,22 @@ def test_the_framework_probe_sees_a_framework() -> None:
         check=True,
     )
     assert json.loads(done.stdout) == ["aiohttp"]
+
+
+@pytest.mark.parametrize(
+    "module", ["qstash_receiver.adapters.wsgi", "qstash_receiver.adapters.asgi"]
+)
+def test_the_wsgi_and_asgi_middlewares_load_no_http_server(module: str) -> None:
+    """What only the http.server adapter uses (the standard library's server, which brings
+    ``http.client`` and ``ssl``) is not loaded by an app on WSGI or ASGI: a cold start pays
+    only for what it serves with."""
+    script = (
+        f"import json, sys\nimport {module}\n"
+        "print(json.dumps(sorted(n for n in ('http.server', 'socketserver', 'ssl') "
+        "if n in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []

@@ -31,7 +31,7 @@ SAMPLE_TESTS = (
 
 def test_the_new_samples_install_from_the_wheel_and_pass_their_tests(tmp_path: Path) -> None:
     # The layout the requirements files expect: samples/<name>/requirements.txt and dist/.
-    build("wheel", tmp_path / "dist")
+    wheel = build("wheel", tmp_path / "dist")
     for name in SAMPLES:
         (tmp_path / "samples" / name).mkdir(parents=True)
         shutil.copy(ROOT / "samples" / name / "requirements.txt", tmp_path / "samples" / name)
@@ -58,13 +58,15 @@ def test_the_new_samples_install_from_the_wheel_and_pass_their_tests(tmp_path: P
         timeout=900,
     )
     shown = subprocess.run(
-        [python, "-c", "import qstash_receiver; print(qstash_receiver.__file__)"],
+        [python, "-c", "import qstash_receiver as q; print(q.__version__, q.__file__)"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    assert shown.stdout.startswith(str(env_dir)), shown.stdout  # the wheel's, not this checkout
+    version, where = shown.stdout.split()
+    assert where.startswith(str(env_dir)), where  # installed, not this checkout
+    assert wheel.name.startswith(f"qstash_receiver-{version}-"), (wheel.name, version)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHON"))}
     done = subprocess.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SAMPLE_TESTS],

@@ -23,8 +23,16 @@ R = TypeVar("R")
 
 
 def _decorate(view: Callable[P, R], endpoint: Endpoint) -> Callable[P, R]:
-    refuse_wrong_order(view, verify_qstash)
+    refuse_wrong_order(view, "verify_qstash", _is_ours)
     return wrap_view(view, verify_current(endpoint), endpoint, RESPONDER)
+
+
+def _is_ours(value: object) -> bool:
+    """Whether ``value`` is ``verify_qstash`` or a decorator made from it (``verify_qstash(...)``,
+    a ``functools.partial`` of it), under whatever name it is bound to."""
+    if isinstance(value, functools.partial):
+        return value.func is verify_qstash or value.func is _decorate
+    return value is verify_qstash
 
 
 @overload

@@ -3,8 +3,8 @@
 Flask registers the function a route decorator is given; with ``@verify_qstash`` above
 ``@app.post(...)`` that is the bare view, so the route would run unverified while the code
 reads as protected. The order is read from the view's source when it is decorated; a decorator
-written under another name (``from ... import verify_qstash as vq``) is recognised by what the
-name stands for where the view is defined.
+written under another name (``from ... import verify_qstash as vq``, or ``guarded =
+verify_qstash(dedupe=store)``) is recognised by what the name stands for where it is applied.
 """
 
 from __future__ import annotations
@@ -47,10 +47,14 @@ def _decorators(view: Callable[..., Any]) -> list[ast.expr] | None:
     return None
 
 
+def _ours(module: str) -> bool:
+    return module == "qstash_receiver" or module.startswith("qstash_receiver.")
+
+
 def _scope() -> Mapping[str, Any]:
     """The names where the view is being decorated: the first frame outside this package."""
     frame: FrameType | None = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("qstash_receiver"):
+    while frame is not None and _ours(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
     try:
         return {} if frame is None else {**frame.f_globals, **frame.f_locals}
@@ -58,30 +62,32 @@ def _scope() -> Mapping[str, Any]:
         del frame
 
 
-def _is(decorator: ast.expr, ours: Callable[..., Any], scope: Mapping[str, Any]) -> bool:
+def _is(
+    decorator: ast.expr, name: str, ours: Callable[[object], bool], scope: Mapping[str, Any]
+) -> bool:
     target = _named(decorator)
-    if isinstance(target, ast.Name):  # the name, or another bound to the same function
-        return target.id == ours.__name__ or scope.get(target.id) is ours
-    return isinstance(target, ast.Attribute) and target.attr == ours.__name__
+    if isinstance(target, ast.Name):  # the name, or another bound to it or to what it made
+        return target.id == name or ours(scope.get(target.id))
+    return isinstance(target, ast.Attribute) and target.attr == name
 
 
-def refuse_wrong_order(view: Callable[..., Any], decorator: Callable[..., Any]) -> None:
-    """Raise when ``view``'s source puts ``decorator`` (``verify_qstash``, under any name) above
-    a registering decorator.
+def refuse_wrong_order(view: Callable[..., Any], name: str, ours: Callable[[object], bool]) -> None:
+    """Raise when ``view``'s source puts the decorator ``name`` (or any name bound to a value
+    for which ``ours`` is true) above a registering decorator.
 
     Raises:
-        TypeError: the route decorator comes after (below) ``decorator``.
+        TypeError: the route decorator comes after (below) that decorator.
     """
     listed = _decorators(view)
     if not listed:
         return
     scope = _scope()
-    ours = next((i for i, d in enumerate(listed) if _is(d, decorator, scope)), None)
-    if ours is None:
+    found = next((i for i, d in enumerate(listed) if _is(d, name, ours, scope)), None)
+    if found is None:
         return
-    registering = next((_name(d) for d in listed[ours + 1 :] if _name(d) in _REGISTERING), None)
+    registering = next((_name(d) for d in listed[found + 1 :] if _name(d) in _REGISTERING), None)
     if registering is not None:
-        written = _name(listed[ours])
+        written = _name(listed[found])
         raise TypeError(
             f"@{written} is above @...{registering}(...) on {view.__qualname__}: the route "
             f"was registered before it was verified and would run unverified. Put @{written} "
