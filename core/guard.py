@@ -239,7 +239,7 @@ class _Claiming:
         return delivery
 
 
-def _attempt(
+def _claiming(
     store: Any, message: VerifiedMessage, lease: float | None, tolerance: float
 ) -> _Claiming | Delivery:
     key = dedupe_key(message)
@@ -274,18 +274,18 @@ def claim(
     if is_async(store):
         logger.error("QStash delivery answered 500: an async store needs an async view")
         return answer_for(ConfigError("an async dedupe store needs an async view"))
-    attempt = _attempt(store, message, lease, clock_tolerance)
-    if isinstance(attempt, Delivery):
-        return attempt
+    claiming = _claiming(store, message, lease, clock_tolerance)
+    if isinstance(claiming, Delivery):
+        return claiming
     try:
-        outcome = call(store, attempt.ask)
-        left = attempt.left_here(outcome)
+        outcome = call(store, claiming.ask)
+        left = claiming.left_here(outcome)
         if left is not None:  # our own process's failed call left it: undo, then claim again
             call(store, lambda: store.release(left))
-            outcome = call(store, attempt.ask)
+            outcome = call(store, claiming.ask)
     except Exception as error:  # noqa: BLE001 (any store failure: retryable, no handler)
-        return attempt.failed(error)
-    return attempt.outcome(outcome)
+        return claiming.failed(error)
+    return claiming.outcome(outcome)
 
 
 async def claim_async(
@@ -299,15 +299,15 @@ async def claim_async(
     event loop (no thread), a sync one goes to ``offload``; either within the store's bound."""
     if store is None:
         return UNGUARDED
-    attempt = _attempt(store, message, lease, clock_tolerance)
-    if isinstance(attempt, Delivery):
-        return attempt
+    claiming = _claiming(store, message, lease, clock_tolerance)
+    if isinstance(claiming, Delivery):
+        return claiming
     try:
-        outcome = await call_async(store, attempt.ask, offload)
-        left = attempt.left_here(outcome)
+        outcome = await call_async(store, claiming.ask, offload)
+        left = claiming.left_here(outcome)
         if left is not None:  # our own process's failed call left it: undo, then claim again
             await call_async(store, lambda: store.release(left), offload)
-            outcome = await call_async(store, attempt.ask, offload)
+            outcome = await call_async(store, claiming.ask, offload)
     except Exception as error:  # noqa: BLE001 (any store failure: retryable, no handler)
-        return attempt.failed(error)
-    return attempt.outcome(outcome)
+        return claiming.failed(error)
+    return claiming.outcome(outcome)

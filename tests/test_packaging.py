@@ -48,6 +48,23 @@ def build(kind: str, out: Path) -> Path:
     return artifact
 
 
+def fresh_venv(
+    env_dir: Path, *install: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Path:
+    """A new venv at ``env_dir`` with ``pip install -q *install`` done in it; its interpreter."""
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", *install],
+        cwd=cwd,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    return python
+
+
 def normalize(sdist: Path) -> bytes:
     subprocess.run(
         [sys.executable, str(ROOT / "tools" / "normalize_sdist.py"), str(sdist)],
@@ -110,15 +127,10 @@ def test_sdist_leaves_the_tests_out_and_is_reproducible(tmp_path: Path) -> None:
 def test_the_wheel_alone_installs_imports_and_pulls_no_dependency(
     wheel: Path, tmp_path: Path
 ) -> None:
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
     # No index and no configuration (no find-links either): a dependency could not be found.
     bare = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--no-index", str(wheel)],
-        check=True,
-        env={**bare, "PIP_CONFIG_FILE": os.devnull},
+    python = fresh_venv(
+        tmp_path / "venv", "--no-index", str(wheel), env={**bare, "PIP_CONFIG_FILE": os.devnull}
     )
     version = subprocess.run(
         [python, "-c", "import qstash_receiver; print(qstash_receiver.__version__)"],
@@ -274,17 +286,9 @@ def test_without_the_fixtures_the_environment_is_the_shells():
 def test_a_project_outside_the_repository_uses_the_fixtures_from_the_wheel_alone(
     wheel: Path, tmp_path: Path
 ) -> None:
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
     # The frameworks and the test tools from the index; starlette's test client uses httpx2
     # (with httpx it warns, and the project turns warnings into errors).
-    subprocess.run(
-        [python, "-m", "pip", "install", "-q", f"{wheel}[flask,fastapi]", "pytest", "httpx2"],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    python = fresh_venv(tmp_path / "venv", f"{wheel}[flask,fastapi]", "pytest", "httpx2")
     project = tmp_path / "project"
     project.mkdir()
     for name, text in OUTSIDE_PROJECT.items():

@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import venv
 from pathlib import Path
 
-from test_packaging import build
+from test_packaging import build, fresh_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ("wsgi_app", "asgi_app", "vercel", "aiohttp_app", "azure_functions", "workflow_app")
@@ -36,27 +35,9 @@ def test_the_new_samples_install_from_the_wheel_and_pass_their_tests(tmp_path: P
         (tmp_path / "samples" / name).mkdir(parents=True)
         shutil.copy(ROOT / "samples" / name / "requirements.txt", tmp_path / "samples" / name)
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
     requirements = [f"--requirement=samples/{name}/requirements.txt" for name in SAMPLES]
-    subprocess.run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            *requirements,
-            "pytest",
-            "hypothesis",
-            "httpx",
-            "httpx2",
-        ],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=900,
-    )
+    tools = ("pytest", "hypothesis", "httpx", "httpx2")
+    python = fresh_venv(env_dir, *requirements, *tools, cwd=tmp_path)
     shown = subprocess.run(
         [python, "-c", "import qstash_receiver as q; print(q.__version__, q.__file__)"],
         cwd=ROOT,

@@ -85,7 +85,7 @@ def refuse_wrong_order(view: Callable[..., Any], name: str, ours: Callable[[obje
     found = next((i for i, d in enumerate(listed) if _is(d, name, ours, scope)), None)
     if found is None:
         return
-    registering = next((_name(d) for d in listed[found + 1 :] if _name(d) in _REGISTERING), None)
+    registering = next((n for n in map(_name, listed[found + 1 :]) if n in _REGISTERING), None)
     if registering is not None:
         written = _name(listed[found])
         raise TypeError(
